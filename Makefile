@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine:
+#   make run    the whole app locally (Azurite, the ACS sandbox, the function host)
+#   make test   ruff, mypy and pytest against real Azurite and the sandbox
+# Every target installs what it needs first (a virtualenv, pip and npm packages).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.DEFAULT_GOAL := help
+.PHONY: help deps test lint typecheck unit sandbox clean
+
+help:
+	@echo "make run     start Azurite, the ACS sandbox and the function host"
+	@echo "make test    lint, type-check and run every test (starts and stops what it needs)"
+	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072"
+	@echo "make clean   remove the virtualenv, node_modules and local data"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(VENV)/.installed node_modules/.installed
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+test: deps lint typecheck
+	$(BIN)/pytest
+
+sandbox: $(VENV)/.installed
+	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072}
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .artifacts .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""What the app stores about a send, and its mapping to Table entities (pure, no I/O).
+
+One partition per batch (the batch id): a header row `batch` with what all its messages share
+(text, encoding, tag), one row per recipient, and an `acs_<id>` row per ACS message id so a
+delivery report finds its message with a point read (the ACS `tag` carries the batch id).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.encoding import Encoding
+from shared.ids import message_id, row_key
+from shared.status import Status, can_advance
+
+BATCH_ROW = "batch"
+ACS_ROW_PREFIX = "acs_"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    batch_id: str
+    message: str
+    encoding: Encoding
+    segments: int
+    recipient_count: int
+    created_at: datetime
+    tag: str | None = None
+    delivery_report: bool = True
+    requested_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    status: Status
+    at: datetime
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status.value, "at": iso(self.at)}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    batch_id: str
+    index: int
+    to: str  # E.164, or the text given when it is not a number
+    sender: str | None
+    status: Status
+    created_at: datetime
+    repeatability_request_id: str | None = None
+    repeatability_first_sent: str | None = None
+    acs_message_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivery_status_details: str | None = None
+    history: tuple[HistoryEntry, ...] = ()
+    etag: str | None = field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return message_id(self.batch_id, self.index)
+
+    def advance(
+        self, status: Status, at: datetime, detail: str | None = None, **changes: Any
+    ) -> MessageRecord:
+        """The record after a move to `status`; unchanged if the move would go backwards."""
+        if not can_advance(self.status, status):
+            return self
+        entry = HistoryEntry(status, at, detail)
+        return replace(self, status=status, history=(*self.history, entry), **changes)
+
+
+def batch_to_entity(batch: BatchRecord) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": batch.batch_id,
+        "RowKey": BATCH_ROW,
+        "Message": batch.message,
+        "Encoding": batch.encoding,
+        "Segments": batch.segments,
+        "RecipientCount": batch.recipient_count,
+        "CreatedAt": batch.created_at,
+        "DeliveryReport": batch.delivery_report,
+    }
+    if batch.tag is not None:
+        entity["Tag"] = batch.tag
+    if batch.requested_from is not None:
+        entity["RequestedFrom"] = batch.requested_from
+    return entity
+
+
+def batch_from_entity(entity: dict[str, Any]) -> BatchRecord:
+    return BatchRecord(
+        batch_id=entity["PartitionKey"],
+        message=entity["Message"],
+        encoding=entity["Encoding"],
+        segments=int(entity["Segments"]),
+        recipient_count=int(entity["RecipientCount"]),
+        created_at=_aware(entity["CreatedAt"]),
+        tag=entity.get("Tag"),
+        delivery_report=bool(entity.get("DeliveryReport", True)),
+        requested_from=entity.get("RequestedFrom"),
+    )
+
+
+_OPTIONAL_TEXT = {
+    "From": "sender",
+    "RepeatabilityRequestId": "repeatability_request_id",
+    "RepeatabilityFirstSent": "repeatability_first_sent",
+    "AcsMessageId": "acs_message_id",
+    "ErrorCode": "error_code",
+    "ErrorMessage": "error_message",
+    "DeliveryStatusDetails": "delivery_status_details",
+}
+_OPTIONAL_TIME = {"SentAt": "sent_at", "DeliveredAt": "delivered_at"}
+
+
+def message_to_entity(message: MessageRecord) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": message.batch_id,
+        "RowKey": row_key(message.index),
+        "To": message.to,
+        "Status": message.status.value,
+        "CreatedAt": message.created_at,
+        "History": json.dumps([h.to_json() for h in message.history], separators=(",", ":")),
+    }
+    for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items()):
+        value = getattr(message, attr)
+        if value is not None:
+            entity[name] = value
+    return entity
+
+
+def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> MessageRecord:
+    history = tuple(
+        HistoryEntry(Status(h["status"]), _parse_iso(h["at"]), h.get("detail"))
+        for h in json.loads(entity.get("History") or "[]")
+    )
+    fields: dict[str, Any] = {attr: entity.get(name) for name, attr in _OPTIONAL_TEXT.items()}
+    fields.update(
+        {attr: _aware(entity[name]) for name, attr in _OPTIONAL_TIME.items() if entity.get(name)}
+    )
+    return MessageRecord(
+        batch_id=entity["PartitionKey"],
+        index=int(entity["RowKey"]),
+        to=entity["To"],
+        status=Status(entity["Status"]),
+        created_at=_aware(entity["CreatedAt"]),
+        history=history,
+        etag=etag,
+        **fields,
+    )
+
+
+_KEY_FORBIDDEN = frozenset("/\\#?%") | frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+
+
+def key_safe(text: str) -> str:
+    """Table keys may not hold `/ \\ # ?` or control characters: percent-encode them."""
+    return "".join(f"%{ord(c):02X}" if c in _KEY_FORBIDDEN else c for c in text)
+
+
+def acs_index_entity(batch_id: str, acs_message_id: str, index: int) -> dict[str, Any]:
+    return {
+        "PartitionKey": batch_id,
+        "RowKey": ACS_ROW_PREFIX + key_safe(acs_message_id),
+        "MessageRow": row_key(index),
+    }
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse_iso(text: str) -> datetime:
+    return _aware(datetime.fromisoformat(text))

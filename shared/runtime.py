@@ -1,0 +1,52 @@
+"""Clients built once per worker process and reused by every invocation (DESIGN.md §1).
+
+The aio clients belong to the event loop that made them; if the loop changes (as between
+tests), they are rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from shared.acs_client import AcsSmsClient
+from shared.config import Settings, load_settings
+from shared.sending import SmsSender
+from shared.store import SmsStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: SmsStore
+    acs: AcsSmsClient
+    sender: SmsSender
+
+
+_current: tuple[asyncio.AbstractEventLoop, Services] | None = None
+
+
+async def get_services() -> Services:
+    global _current
+    loop = asyncio.get_running_loop()
+    if _current is not None and _current[0] is loop:
+        return _current[1]
+    settings = load_settings()
+    store = SmsStore.from_connection_string(
+        settings.tables_connection_string, prefix=settings.table_prefix
+    )
+    acs = AcsSmsClient.from_connection(settings.acs)
+    services = Services(settings, store, acs, SmsSender(settings, store, acs))
+    _current = (loop, services)
+    return services
+
+
+async def close_services() -> None:
+    """Close the clients of this loop (tests; the worker keeps them for its lifetime)."""
+    global _current
+    if _current is None:
+        return
+    services = _current[1]
+    _current = None
+    await services.acs.aclose()
+    await services.store.aclose()

@@ -1,0 +1,137 @@
+"""`POST /api/sms` body validation: pure, every error names its field (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.encoding import utf16_length
+from shared.http_api import ApiError, bad_request
+from shared.phone import normalize_number
+
+MAX_MESSAGE_LENGTH = 2048  # ACS: message maxLength 2048
+MAX_RECIPIENTS = 100_000
+MAX_RECIPIENT_TEXT = 64
+MAX_TAG_LENGTH = 128
+MAX_IDEMPOTENCY_KEY = 255
+
+FIELDS = ("to", "message", "from", "tag", "deliveryReport", "sendAt", "validUntil", "dryRun")
+NOT_YET = ("sendAt", "validUntil")
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    to: list[str]
+    message: str
+    sender: str | None
+    tag: str | None
+    delivery_report: bool
+    dry_run: bool
+    fingerprint: str  # what makes two requests "the same" for an Idempotency-Key
+
+
+def parse_send_request(body: Any, *, pool: tuple[str, ...], default_region: str) -> SendRequest:
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object", target="body")
+    unknown = [k for k in body if k not in FIELDS]
+    if unknown:
+        raise bad_request(f"unknown field {unknown[0]!r}; expected {', '.join(FIELDS)}", unknown[0])
+    for name in NOT_YET:
+        if name in body:
+            raise bad_request(
+                f"{name} is not supported yet: scheduled sending is not available",
+                name,
+                "NotSupported",
+            )
+    return SendRequest(
+        to=_recipients(body.get("to")),
+        message=_message(body.get("message")),
+        sender=_sender(body.get("from"), pool, default_region),
+        tag=_tag(body.get("tag")),
+        delivery_report=_bool(body, "deliveryReport", True),
+        dry_run=_bool(body, "dryRun", False),
+        fingerprint=hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        ).hexdigest(),
+    )
+
+
+def _recipients(value: Any) -> list[str]:
+    if value is None:
+        raise bad_request("'to' is required: a phone number or a list of them", "to")
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise bad_request("'to' must be a string or an array of strings", "to")
+    if not items:
+        raise bad_request("'to' must name at least one recipient", "to")
+    if len(items) > MAX_RECIPIENTS:
+        raise ApiError(
+            413,
+            "TooManyRecipients",
+            f"at most {MAX_RECIPIENTS} recipients per request",
+            target="to",
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise bad_request("each recipient must be a string", f"to[{i}]")
+        if len(item) > MAX_RECIPIENT_TEXT:
+            raise bad_request(
+                f"a phone number has at most {MAX_RECIPIENT_TEXT} characters", f"to[{i}]"
+            )
+    return items
+
+
+def _message(value: Any) -> str:
+    if not isinstance(value, str):
+        raise bad_request("'message' is required and must be a string", "message")
+    length = utf16_length(value)
+    if not 1 <= length <= MAX_MESSAGE_LENGTH:
+        raise bad_request(f"'message' must be 1 to {MAX_MESSAGE_LENGTH} characters", "message")
+    return value
+
+
+def _sender(value: Any, pool: tuple[str, ...], default_region: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request("'from' must be a phone number string", "from")
+    parsed = normalize_number(value, default_region)
+    if parsed.e164 not in pool:
+        raise bad_request(
+            "'from' must be one of the app's sender numbers (SMS_FROM_NUMBERS)", "from"
+        )
+    return parsed.e164
+
+
+def _tag(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TAG_LENGTH:
+        raise bad_request(f"'tag' must be a string of 1 to {MAX_TAG_LENGTH} characters", "tag")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise bad_request("'tag' may not contain control characters", "tag")
+    return value
+
+
+def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise bad_request(f"'{name}' must be true or false", name)
+    return value
+
+
+def parse_idempotency_key(header: str | None) -> str | None:
+    """Stripe sends a bare token, the IETF draft a quoted sf-string: accept both."""
+    if header is None:
+        return None
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(0x20 < ord(c) < 0x7F for c in key):
+        raise bad_request(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters",
+            "Idempotency-Key",
+        )
+    return key

@@ -1,0 +1,48 @@
+"""Segment vectors from research/acs-sms-protocol.md §1.9."""
+
+import pytest
+
+from shared.encoding import segment_info, utf16_length
+
+
+@pytest.mark.parametrize(
+    ("message", "encoding", "segments"),
+    [
+        ("a" * 160, "GSM-7", 1),
+        ("a" * 161, "GSM-7", 2),
+        ("a" * 306, "GSM-7", 2),
+        ("a" * 307, "GSM-7", 3),
+        ("€" * 80, "GSM-7", 1),  # extension characters count twice: 160 septets
+        ("€" * 81, "GSM-7", 2),
+        ("é" * 160, "GSM-7", 1),  # é is in the GSM basic set
+        ("á", "UCS-2", 1),
+        ("你" * 70, "UCS-2", 1),
+        ("你" * 71, "UCS-2", 2),
+        ("😀" * 35, "UCS-2", 1),  # surrogate pairs: 70 UTF-16 units
+        ("😀" * 36, "UCS-2", 2),
+        ("`", "UCS-2", 1),
+        ("", "GSM-7", 1),
+    ],
+)
+def test_segments(message: str, encoding: str, segments: int) -> None:
+    info = segment_info(message)
+    assert (info.encoding, info.segments) == (encoding, segments)
+
+
+def test_escape_pair_is_not_split_across_segments() -> None:
+    # 152 plain septets then '€' (2 septets) would straddle the 153-septet boundary.
+    info = segment_info("a" * 152 + "€" + "a" * 10)
+    assert info.units == 164
+    assert info.segments == 2
+    assert segment_info("a" * 152 + "€" + "a" * 152).segments == 3
+
+
+def test_surrogate_pair_is_not_split_across_segments() -> None:
+    info = segment_info("你" * 66 + "😀" + "你" * 66)
+    assert info.units == 134
+    assert info.segments == 3  # 66 + (2 would make 68 > 67) → the emoji opens part 2
+
+
+def test_utf16_length_counts_like_dotnet() -> None:
+    assert utf16_length("abc") == 3
+    assert utf16_length("😀") == 2
