@@ -1,4 +1,4 @@
-"""HMAC-SHA256 request signing exactly as ACS verifies it (research/acs-sms-protocol.md §2.2).
+"""HMAC-SHA256 request signing exactly as ACS verifies it (ACS REST docs, "Sign an HTTP request").
 
 Two details decide whether ACS accepts a request: the content hash covers the exact bytes sent,
 and the signed host is the Host header httpx sends (it includes a non-default port).

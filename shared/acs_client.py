@@ -239,9 +239,12 @@ class AcsSmsClient:
         recipients: Sequence[OutgoingSms],
         message: str,
         enable_delivery_report: bool = True,
-        tag: str | None = None,
+        tag: str | Callable[[Sequence[OutgoingSms]], str] | None = None,
     ) -> list[ChunkOutcome]:
-        """Send to any number of recipients: requests of at most 100, run concurrently."""
+        """Send to any number of recipients: requests of at most 100, run concurrently.
+
+        `tag` may be a function of each request's recipients, to tell requests apart in reports.
+        """
         chunks = [
             recipients[i : i + MAX_RECIPIENTS_PER_REQUEST]
             for i in range(0, len(recipients), MAX_RECIPIENTS_PER_REQUEST)
@@ -254,7 +257,7 @@ class AcsSmsClient:
                     recipients=chunk,
                     message=message,
                     enable_delivery_report=enable_delivery_report,
-                    tag=tag,
+                    tag=tag(chunk) if callable(tag) else tag,
                 )
             except AcsError as exc:
                 return ChunkOutcome(chunk, [], exc)

@@ -1,4 +1,4 @@
-"""App settings from the environment (DESIGN.md §2), checked once, failing with one clear line."""
+"""App settings from the environment, checked once, failing with one clear line."""
 
 from __future__ import annotations
 

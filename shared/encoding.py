@@ -2,7 +2,7 @@
 
 ACS bills per segment: a segment is 140 bytes, so GSM-7 fits 160 septets (153 when the message
 is split, the rest is the concatenation header) and UCS-2 fits 70 UTF-16 units (67 split).
-Facts and test vectors: research/acs-sms-protocol.md §1.9 (3GPP TS 23.038).
+Facts: ACS SMS FAQ and 3GPP TS 23.038/23.040.
 """
 
 from __future__ import annotations

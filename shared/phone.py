@@ -17,7 +17,7 @@ _PARSE_REASONS = {
 }
 
 # Premium-rate and shared-cost numbers are where SMS-pumping fraud pays out; nobody texts
-# them on purpose (research/compliance-security.md §2.4).
+# them on purpose (SMS pumping: Twilio, Plivo guidance).
 _REFUSED_TYPES = {
     PhoneNumberType.PREMIUM_RATE: "premium-rate numbers are not accepted",
     PhoneNumberType.SHARED_COST: "shared-cost numbers are not accepted",
@@ -83,3 +83,14 @@ def mask(number: str) -> str:
         return "*" * len(number)
     keep_head = min(5, len(number) - 4)
     return number[:keep_head] + "*" * (len(number) - keep_head - 2) + number[-2:]
+
+
+def event_number(raw: str, default_region: str) -> str:
+    """A number as an ACS event gives it (`15555555555`, `+1…`) in E.164, without judging it:
+    an inbound sender must be recorded even when libphonenumber does not know its range."""
+    text = raw.strip()
+    parsed = normalize_number(text, default_region)
+    if parsed.e164:
+        return parsed.e164
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return "+" + digits if digits else text

@@ -1,23 +1,24 @@
 """What the app stores about a send, and its mapping to Table entities (pure, no I/O).
 
 One partition per batch (the batch id): a header row `batch` with what all its messages share
-(text, encoding, tag), one row per recipient, and an `acs_<id>` row per ACS message id so a
-delivery report finds its message with a point read (the ACS `tag` carries the batch id).
+(text, encoding, tag) and one row per recipient. Every ACS request carries the tag
+`<batchId>.<first row>.<last row>`, which ACS echoes in delivery reports: a report finds its
+message with one query bounded to at most 100 rows, and no index has to be written.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.encoding import Encoding
-from shared.ids import message_id, row_key
+from shared.ids import is_batch_id, message_id, row_key
 from shared.status import Status, can_advance
 
 BATCH_ROW = "batch"
-ACS_ROW_PREFIX = "acs_"
 
 
 def utcnow() -> datetime:
@@ -72,6 +73,12 @@ class MessageRecord:
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
     delivery_status_details: str | None = None
+    delivery_status_raw: str | None = None  # as the last report said it, even if unknown to us
+    last_report_at: datetime | None = None
+    delivery_attempts: int | None = None
+    segments_succeeded: int | None = None
+    segments_failed: int | None = None
+    delivery_ms: int | None = None  # from sentAt to the report's receivedTimestamp
     history: tuple[HistoryEntry, ...] = ()
     etag: str | None = field(default=None, compare=False)
 
@@ -129,8 +136,19 @@ _OPTIONAL_TEXT = {
     "ErrorCode": "error_code",
     "ErrorMessage": "error_message",
     "DeliveryStatusDetails": "delivery_status_details",
+    "DeliveryStatusRaw": "delivery_status_raw",
 }
-_OPTIONAL_TIME = {"SentAt": "sent_at", "DeliveredAt": "delivered_at"}
+_OPTIONAL_TIME = {
+    "SentAt": "sent_at",
+    "DeliveredAt": "delivered_at",
+    "LastReportAt": "last_report_at",
+}
+_OPTIONAL_INT = {
+    "DeliveryAttempts": "delivery_attempts",
+    "SegmentsSucceeded": "segments_succeeded",
+    "SegmentsFailed": "segments_failed",
+    "DeliveryMs": "delivery_ms",
+}
 
 
 def message_to_entity(message: MessageRecord) -> dict[str, Any]:
@@ -142,7 +160,7 @@ def message_to_entity(message: MessageRecord) -> dict[str, Any]:
         "CreatedAt": message.created_at,
         "History": json.dumps([h.to_json() for h in message.history], separators=(",", ":")),
     }
-    for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items()):
+    for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items(), *_OPTIONAL_INT.items()):
         value = getattr(message, attr)
         if value is not None:
             entity[name] = value
@@ -157,6 +175,9 @@ def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> Mess
     fields: dict[str, Any] = {attr: entity.get(name) for name, attr in _OPTIONAL_TEXT.items()}
     fields.update(
         {attr: _aware(entity[name]) for name, attr in _OPTIONAL_TIME.items() if entity.get(name)}
+    )
+    fields.update(
+        {attr: int(entity[name]) for name, attr in _OPTIONAL_INT.items() if name in entity}
     )
     return MessageRecord(
         batch_id=entity["PartitionKey"],
@@ -178,12 +199,17 @@ def key_safe(text: str) -> str:
     return "".join(f"%{ord(c):02X}" if c in _KEY_FORBIDDEN else c for c in text)
 
 
-def acs_index_entity(batch_id: str, acs_message_id: str, index: int) -> dict[str, Any]:
-    return {
-        "PartitionKey": batch_id,
-        "RowKey": ACS_ROW_PREFIX + key_safe(acs_message_id),
-        "MessageRow": row_key(index),
-    }
+def acs_tag(batch_id: str, indexes: Sequence[int]) -> str:
+    return f"{batch_id}.{min(indexes)}.{max(indexes)}"
+
+
+def parse_acs_tag(tag: str | None) -> tuple[str, int, int] | None:
+    """The batch and row range of a report's request, or None for a tag that is not ours."""
+    parts = (tag or "").split(".")
+    if len(parts) != 3 or not is_batch_id(parts[0]) or not all(p.isdigit() for p in parts[1:]):
+        return None
+    low, high = int(parts[1]), int(parts[2])
+    return (parts[0], low, high) if low <= high else None
 
 
 def _aware(value: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""Clients built once per worker process and reused by every invocation (DESIGN.md §1).
+"""Clients built once per worker process and reused by every invocation.
 
 The aio clients belong to the event loop that made them; if the loop changes (as between
 tests), they are rebuilt.
@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 from shared.acs_client import AcsSmsClient
 from shared.config import Settings, load_settings
+from shared.inbound import InboundMessages
+from shared.reports import DeliveryReports
 from shared.sending import SmsSender
 from shared.store import SmsStore
+from shared.webhooks import WebhookForwarder
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +24,9 @@ class Services:
     store: SmsStore
     acs: AcsSmsClient
     sender: SmsSender
+    reports: DeliveryReports
+    inbound: InboundMessages
+    forwarder: WebhookForwarder | None
 
 
 _current: tuple[asyncio.AbstractEventLoop, Services] | None = None
@@ -36,7 +42,21 @@ async def get_services() -> Services:
         settings.tables_connection_string, prefix=settings.table_prefix
     )
     acs = AcsSmsClient.from_connection(settings.acs)
-    services = Services(settings, store, acs, SmsSender(settings, store, acs))
+    sender = SmsSender(settings, store, acs)
+    forwarder = (
+        WebhookForwarder(settings.inbound_webhook_url, settings.inbound_webhook_secret)
+        if settings.inbound_webhook_url
+        else None
+    )
+    services = Services(
+        settings,
+        store,
+        acs,
+        sender,
+        DeliveryReports(store, settings.default_region),
+        InboundMessages(settings, store, sender, forwarder),
+        forwarder,
+    )
     _current = (loop, services)
     return services
 
@@ -50,3 +70,5 @@ async def close_services() -> None:
     _current = None
     await services.acs.aclose()
     await services.store.aclose()
+    if services.forwarder is not None:
+        await services.forwarder.aclose()

@@ -1,4 +1,4 @@
-"""`POST /api/sms` body validation: pure, every error names its field (DESIGN.md §3)."""
+"""`POST /api/sms` body validation: pure, every error names its field."""
 
 from __future__ import annotations
 
@@ -55,6 +55,20 @@ def parse_send_request(body: Any, *, pool: tuple[str, ...], default_region: str)
         fingerprint=hashlib.sha256(
             json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
         ).hexdigest(),
+    )
+
+
+def reply_request(to: str, text: str, sender: str | None) -> SendRequest:
+    """A message the app itself sends (keyword confirmations), shaped like a client's request."""
+    body = {"to": [to], "message": text, "from": sender, "tag": "keyword-reply"}
+    return SendRequest(
+        to=[to],
+        message=text,
+        sender=sender,
+        tag="keyword-reply",
+        delivery_report=True,
+        dry_run=False,
+        fingerprint=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
     )
 
 

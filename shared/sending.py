@@ -19,7 +19,7 @@ from shared.config import Settings
 from shared.http_api import ApiError
 from shared.ids import new_batch_id
 from shared.phone import normalize_recipients
-from shared.records import BatchRecord, MessageRecord, utcnow
+from shared.records import BatchRecord, MessageRecord, acs_tag, utcnow
 from shared.send_plan import apply_outcomes, outgoing, plan_batch, recheck_before_send
 from shared.send_request import SendRequest
 from shared.sms_views import send_response
@@ -51,7 +51,15 @@ class SmsSender:
         self._acs = acs
         self._clock = clock
 
-    async def send(self, request: SendRequest, *, idempotency_key: str | None) -> SendAnswer:
+    async def send(
+        self,
+        request: SendRequest,
+        *,
+        idempotency_key: str | None,
+        confirming_opt_out: bool = False,
+    ) -> SendAnswer:
+        """Send now. `confirming_opt_out` is the one exception to the opt-out filter: the single
+        confirmation the FCC allows right after an opt-out (47 CFR 64.1200(a)(12))."""
         sender = request.sender or self._settings.default_sender
         recipients = normalize_recipients(request.to, self._settings.default_region)
         valid = [r.e164 for r in recipients if r.e164]
@@ -62,6 +70,8 @@ class SmsSender:
                 request, recipients, opted_out, batch_id="", sender=sender, now=now
             )
             return SendAnswer(202, send_response(batch, messages, dry_run=True))
+        if confirming_opt_out and len(valid) != 1:
+            raise ValueError("an opt-out confirmation goes to exactly one recipient")
 
         batch_id = new_batch_id()
         existing: tuple[BatchRecord, list[MessageRecord]] | None = None
@@ -99,7 +109,7 @@ class SmsSender:
 
         try:
             batch, messages = await self._record(
-                request, recipients, valid, sender, batch_id, existing, now
+                request, recipients, valid, sender, batch_id, existing, now, confirming_opt_out
             )
         except StoreUnavailableError:
             if idempotency_key is not None and existing is None:
@@ -123,9 +133,12 @@ class SmsSender:
         batch_id: str,
         existing: tuple[BatchRecord, list[MessageRecord]] | None,
         now: datetime,
+        confirming_opt_out: bool,
     ) -> tuple[BatchRecord, list[MessageRecord]]:
         """Write the batch before anything is sent; on a resumed request, keep what exists."""
-        opted_out = await self._store.find_opted_out([sender], valid)
+        opted_out = (
+            set() if confirming_opt_out else await self._store.find_opted_out([sender], valid)
+        )
         batch, planned = plan_batch(
             request, recipients, opted_out, batch_id=batch_id, sender=sender, now=now
         )
@@ -155,12 +168,13 @@ class SmsSender:
         queued = [m for m in messages if m.status is Status.QUEUED]
         if not queued:
             return messages
+        index_of = {m.to: m.index for m in queued}
         outcomes = await self._acs.send(
             sender=queued[0].sender or sender,
             recipients=[outgoing(m) for m in queued],
             message=batch.message,
             enable_delivery_report=batch.delivery_report,
-            tag=batch.batch_id,  # echoed in delivery reports: finds the batch partition
+            tag=lambda chunk: acs_tag(batch.batch_id, [index_of[r.to] for r in chunk]),
         )
         updated = apply_outcomes(queued, outcomes, self._clock())
         saved = await self._save(updated)

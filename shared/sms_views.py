@@ -1,4 +1,4 @@
-"""The JSON the send API answers with (DESIGN.md §3), built from stored records."""
+"""The JSON the send API answers with, built from stored records."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Message statuses and the rule that a status only moves forward (DESIGN.md §3)."""
+"""Message statuses and the rule that a status only moves forward."""
 
 from __future__ import annotations
 

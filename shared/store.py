@@ -8,11 +8,14 @@ that change a message's state are ETag-conditional.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -26,14 +29,15 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from shared.ids import row_key
+from shared.ledger import ConsentEntry, ThreadEntry
 from shared.records import (
-    ACS_ROW_PREFIX,
     BATCH_ROW,
     BatchRecord,
     MessageRecord,
-    acs_index_entity,
     batch_from_entity,
     batch_to_entity,
+    key_safe,
     message_from_entity,
     message_to_entity,
 )
@@ -44,6 +48,12 @@ POOL_WIDE = "*"  # optOuts partition of opt-outs that cover every sender of the 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 MESSAGES, OPT_OUTS, IDEMPOTENCY = "messages", "optOuts", "idempotency"
+THREADS, CONSENT, POISON, ORPHAN_REPORTS = (
+    "conversations",
+    "consent",
+    "poisonEvents",
+    "orphanReports",
+)
 
 
 class StoreError(Exception):
@@ -60,6 +70,20 @@ class BatchExistsError(StoreError):
 
 class ConcurrentUpdateError(StoreError):
     """An ETag condition failed: someone else changed the row since it was read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    entities: list[dict[str, Any]]
+    continuation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    recipient: str
+    scope: str
+    at: datetime
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +104,27 @@ def _unavailable(exc: Exception) -> StoreUnavailableError:
 
 def _is_transient(exc: HttpResponseError) -> bool:
     return exc.status_code is None or exc.status_code >= 500 or exc.status_code == 408
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Connection failures and 5xx become `StoreUnavailableError`; 4xx stay what they are."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _unavailable(exc) from exc
+        except HttpResponseError as exc:
+            if _is_transient(exc) and not isinstance(exc, StoreError):
+                raise _unavailable(exc) from exc
+            raise
+
+    return wrapper
 
 
 class SmsStore:
@@ -104,20 +149,14 @@ class SmsStore:
         return self._prefix + name
 
     async def table(self, name: str) -> TableClient:
+        """The table's client, creating the table on first use in this process."""
         client = self._ready.get(name)
         if client is not None:
             return client
         async with self._lock:
             if name not in self._ready:
                 full = self.table_name(name)
-                try:
-                    await self._service.create_table_if_not_exists(full)
-                except (ServiceRequestError, ServiceResponseError) as exc:
-                    raise _unavailable(exc) from exc
-                except HttpResponseError as exc:
-                    if _is_transient(exc):
-                        raise _unavailable(exc) from exc
-                    raise
+                await self._service.create_table_if_not_exists(full)
                 self._ready[name] = self._service.get_table_client(full)
             return self._ready[name]
 
@@ -129,17 +168,31 @@ class SmsStore:
         select: list[str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         table = await self.table(name)
-        try:
-            async for entity in table.query_entities(
-                query_filter, parameters=parameters, select=select
-            ):
-                yield entity
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _unavailable(exc) from exc
-        except HttpResponseError as exc:
-            if _is_transient(exc):
-                raise _unavailable(exc) from exc
-            raise
+        async for entity in table.query_entities(
+            query_filter, parameters=parameters, select=select
+        ):
+            yield entity
+
+    async def _page(
+        self,
+        name: str,
+        query_filter: str,
+        parameters: dict[str, Any],
+        *,
+        limit: int,
+        continuation: str | None,
+    ) -> Page:
+        """One page of results and an opaque token for the next (None on the last page)."""
+        table = await self.table(name)
+        token = _decode_token(continuation) if continuation else None
+        pages = table.query_entities(
+            query_filter, parameters=parameters, results_per_page=limit
+        ).by_page(continuation_token=token)
+        entities: list[dict[str, Any]] = []
+        async for page in pages:
+            entities = [entity async for entity in page]
+            break
+        return Page(entities, _encode_token(getattr(pages, "continuation_token", None)))
 
     async def _transact(self, name: str, operations: list[tuple[Any, ...]]) -> list[str]:
         """Submit one transaction; returns the new ETag of each operation."""
@@ -152,19 +205,12 @@ class SmsStore:
                 raise BatchExistsError(code) from exc
             if exc.status_code == 412:
                 raise ConcurrentUpdateError(code) from exc
-            if _is_transient(exc):
-                raise _unavailable(exc) from exc
-            raise
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _unavailable(exc) from exc
-        except HttpResponseError as exc:
-            if _is_transient(exc):
-                raise _unavailable(exc) from exc
             raise
         return [str(r.get("etag", "")) for r in results]
 
     # --- messages ---------------------------------------------------------------------------
 
+    @_translated
     async def create_messages(
         self, messages: Sequence[MessageRecord], batch: BatchRecord | None = None
     ) -> list[MessageRecord]:
@@ -179,36 +225,16 @@ class SmsStore:
             etags = etags[1:]
         return [_with_etag(m, etag) for m, etag in zip(messages, etags, strict=True)]
 
-    async def update_messages(
-        self, messages: Sequence[MessageRecord], *, index_acs_ids: bool = True
-    ) -> list[MessageRecord]:
-        """ETag-conditional merge of changed messages, each with its ACS-id index row.
-
-        A message and its index row always travel in the same transaction, so a delivery report
-        never finds an index row pointing at a message that does not say it was sent.
-        """
-        plans: list[list[tuple[Any, ...]]] = []
-        for message in messages:
-            ops: list[tuple[Any, ...]] = [_conditional_update(message)]
-            if index_acs_ids and message.acs_message_id:
-                index = acs_index_entity(message.batch_id, message.acs_message_id, message.index)
-                ops.append(("upsert", index, {"mode": UpdateMode.REPLACE}))
-            plans.append(ops)
+    @_translated
+    async def update_messages(self, messages: Sequence[MessageRecord]) -> list[MessageRecord]:
+        """ETag-conditional merge of changed messages, 100 to a transaction."""
         result: list[MessageRecord] = []
-        start = 0
-        while start < len(plans):
-            end, size = start, 0
-            while end < len(plans) and size + len(plans[end]) <= MAX_BATCH_OPERATIONS:
-                size += len(plans[end])
-                end += 1
-            etags = await self._transact(MESSAGES, [op for ops in plans[start:end] for op in ops])
-            offset = 0
-            for position in range(start, end):
-                result.append(_with_etag(messages[position], etags[offset]))
-                offset += len(plans[position])
-            start = end
+        for chunk in _chunks(messages, MAX_BATCH_OPERATIONS):
+            etags = await self._transact(MESSAGES, [_conditional_update(m) for m in chunk])
+            result += [_with_etag(m, etag) for m, etag in zip(chunk, etags, strict=True)]
         return result
 
+    @_translated
     async def get_batch(self, batch_id: str) -> tuple[BatchRecord, list[MessageRecord]] | None:
         batch: BatchRecord | None = None
         messages: list[MessageRecord] = []
@@ -226,6 +252,15 @@ class SmsStore:
         messages.sort(key=lambda m: m.index)
         return batch, messages
 
+    @_translated
+    async def get_batch_header(self, batch_id: str) -> BatchRecord | None:
+        table = await self.table(MESSAGES)
+        try:
+            return batch_from_entity(await table.get_entity(batch_id, BATCH_ROW))
+        except ResourceNotFoundError:
+            return None
+
+    @_translated
     async def get_message(
         self, batch_id: str, row: str
     ) -> tuple[BatchRecord, MessageRecord] | None:
@@ -245,16 +280,22 @@ class SmsStore:
             return None
         return batch, message
 
-    async def find_acs_index(self, batch_id: str, acs_message_id: str) -> str | None:
-        table = await self.table(MESSAGES)
-        try:
-            entity = await table.get_entity(batch_id, ACS_ROW_PREFIX + acs_message_id)
-        except ResourceNotFoundError:
-            return None
-        return str(entity["MessageRow"])
+    @_translated
+    async def find_sent_message(
+        self, batch_id: str, low: int, high: int, to: str
+    ) -> MessageRecord | None:
+        """The message to `to` among rows low..high of a batch: one query over at most 100 rows."""
+        async for entity in self._query(
+            MESSAGES,
+            "PartitionKey eq @pk and RowKey ge @low and RowKey le @high and To eq @to",
+            {"pk": batch_id, "low": row_key(low), "high": row_key(high), "to": to},
+        ):
+            return message_from_entity(entity, _etag(entity))
+        return None
 
     # --- opt-outs ---------------------------------------------------------------------------
 
+    @_translated
     async def add_opt_out(
         self, recipient: str, *, sender: str = POOL_WIDE, at: datetime, source: str
     ) -> None:
@@ -262,10 +303,12 @@ class SmsStore:
         entity = {"PartitionKey": sender, "RowKey": recipient, "At": at, "Source": source}
         await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
+    @_translated
     async def remove_opt_out(self, recipient: str, *, sender: str = POOL_WIDE) -> None:
         table = await self.table(OPT_OUTS)
-        await table.delete_entity(sender, recipient)
+        await table.delete_entity(sender, recipient)  # deleting what is absent is not an error
 
+    @_translated
     async def find_opted_out(self, senders: Sequence[str], recipients: Sequence[str]) -> set[str]:
         """Which recipients may not be texted by any of `senders` (pool-wide opt-outs included)."""
         if not recipients:
@@ -310,8 +353,126 @@ class SmsStore:
                     found.add(entity["RowKey"])
         return found
 
+    @_translated
+    async def list_opt_outs(self, recipient: str, senders: Sequence[str]) -> list[OptOut]:
+        """Every opt-out of `recipient` that stops one of `senders` (pool-wide ones included)."""
+        partitions = [POOL_WIDE, *dict.fromkeys(senders)]
+        params: dict[str, Any] = {f"p{i}": p for i, p in enumerate(partitions)}
+        params["r"] = recipient
+        pk = " or ".join(f"PartitionKey eq @p{i}" for i in range(len(partitions)))
+        return [
+            OptOut(e["RowKey"], e["PartitionKey"], _aware(e["At"]), str(e.get("Source", "")))
+            async for e in self._query(OPT_OUTS, f"( {pk} ) and RowKey eq @r", params)
+        ]
+
+    # --- threads, consent ledger, poison events, orphan reports -----------------------------
+
+    @_translated
+    async def add_thread_entry(self, entry: ThreadEntry) -> bool:
+        """Insert-if-absent: False when the entry was already there (a repeated event)."""
+        table = await self.table(THREADS)
+        try:
+            await table.create_entity(entry.to_entity())
+        except ResourceExistsError:
+            return False
+        return True
+
+    @_translated
+    async def upsert_thread_entry(self, entry: ThreadEntry) -> None:
+        table = await self.table(THREADS)
+        await table.upsert_entity(entry.to_entity(), mode=UpdateMode.MERGE)
+
+    @_translated
+    async def list_thread(
+        self, their: str, *, limit: int, continuation: str | None, our: str | None = None
+    ) -> tuple[list[ThreadEntry], str | None]:
+        query, params = "PartitionKey eq @pk", {"pk": their}
+        if our is not None:
+            query, params = query + " and Our eq @our", {**params, "our": our}
+        page = await self._page(THREADS, query, params, limit=limit, continuation=continuation)
+        return [ThreadEntry.from_entity(e) for e in page.entities], page.continuation
+
+    @_translated
+    async def last_outbound(self, their: str) -> ThreadEntry | None:
+        async for entity in self._query(
+            THREADS, "PartitionKey eq @pk and Direction eq @out", {"pk": their, "out": "out"}
+        ):
+            return ThreadEntry.from_entity(entity)
+        return None
+
+    @_translated
+    async def add_consent(self, entry: ConsentEntry) -> None:
+        table = await self.table(CONSENT)
+        await table.upsert_entity(entry.to_entity(), mode=UpdateMode.REPLACE)
+
+    @_translated
+    async def list_consent(
+        self, recipient: str, *, limit: int, continuation: str | None
+    ) -> tuple[list[ConsentEntry], str | None]:
+        page = await self._page(
+            CONSENT,
+            "PartitionKey eq @pk",
+            {"pk": recipient},
+            limit=limit,
+            continuation=continuation,
+        )
+        return [ConsentEntry.from_entity(e) for e in page.entities], page.continuation
+
+    @_translated
+    async def add_poison_event(
+        self, *, event_id: str, event_type: str, reason: str, body: str, at: datetime
+    ) -> None:
+        table = await self.table(POISON)
+        await table.upsert_entity(
+            {
+                "PartitionKey": at.strftime("%Y-%m-%d"),
+                "RowKey": key_safe(event_id or "no-id")[:500],
+                "EventType": event_type[:200],
+                "Reason": reason[:1000],
+                "Body": body[:30000],  # a string property holds 64 KiB (32K UTF-16 characters)
+                "At": at,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    @_translated
+    async def list_poison_events(self, day: str) -> list[dict[str, Any]]:
+        return [e async for e in self._query(POISON, "PartitionKey eq @pk", {"pk": day})]
+
+    @_translated
+    async def keep_orphan_report(
+        self, *, acs_message_id: str, event_id: str, body: str, at: datetime
+    ) -> None:
+        """A report no message could be found for: kept, never dropped, for a later sweep."""
+        table = await self.table(ORPHAN_REPORTS)
+        await table.upsert_entity(
+            {
+                "PartitionKey": key_safe(acs_message_id),
+                "RowKey": key_safe(event_id),
+                "Body": body[:30000],
+                "At": at,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    @_translated
+    async def list_orphan_reports(self, limit: int = 100) -> list[dict[str, Any]]:
+        table = await self.table(ORPHAN_REPORTS)
+        out: list[dict[str, Any]] = []
+        async for entity in table.list_entities(results_per_page=limit):
+            out.append(entity)
+            if len(out) >= limit:
+                break
+        return out
+
+    @_translated
+    async def delete_orphan_report(self, partition: str, row: str) -> None:
+        table = await self.table(ORPHAN_REPORTS)
+        await table.delete_entity(partition, row)
+
     # --- idempotency keys -------------------------------------------------------------------
 
+    @_translated
     async def claim_idempotency_key(
         self, key: str, *, fingerprint: str, batch_id: str, now: datetime, lease: timedelta
     ) -> IdempotencyClaim:
@@ -365,6 +526,7 @@ class SmsStore:
             return IdempotencyClaim("in_progress", existing["BatchId"], retry_after=1.0)
         return IdempotencyClaim("resume", existing["BatchId"])
 
+    @_translated
     async def complete_idempotency_key(self, key: str) -> None:
         table = await self.table(IDEMPOTENCY)
         pk = hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -372,11 +534,35 @@ class SmsStore:
             {"PartitionKey": pk, "RowKey": "", "State": "completed"}, mode=UpdateMode.MERGE
         )
 
+    @_translated
     async def release_idempotency_key(self, key: str) -> None:
         """Forget a key whose request failed before doing anything, so a retry runs afresh."""
         table = await self.table(IDEMPOTENCY)
         pk = hashlib.sha256(key.encode("utf-8")).hexdigest()
         await table.delete_entity(pk, "")
+
+
+def _encode_token(token: Any) -> str | None:
+    if not token:
+        return None
+    raw = json.dumps(token, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_token(text: str) -> Any:
+    """A client's continuation token back to the SDK's form; garbage is a ValueError."""
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        token = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError) as exc:
+        raise ValueError("malformed continuation token") from exc
+    if not isinstance(token, dict) or not all(isinstance(v, str) for v in token.values()):
+        raise ValueError("malformed continuation token")
+    return token
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _etag(entity: Any) -> str | None:

@@ -49,3 +49,10 @@ def sandbox_post(url: str, path: str, payload: dict[str, Any]) -> httpx.Response
     response = httpx.post(f"{url}{path}", json=payload, timeout=5)
     response.raise_for_status()
     return response
+
+
+def sandbox_config(url: str, **config: Any) -> dict[str, Any]:
+    response = httpx.put(f"{url}/sandbox/config", json=config, timeout=5)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result

@@ -1,4 +1,4 @@
-"""Signing vectors from research/acs-sms-protocol.md §2.3 (cross-checked there with the SDK)."""
+"""Signing vectors: the ACS SDK's test_hmac.py, and a full request cross-checked with the SDK's policy."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""Segment vectors from research/acs-sms-protocol.md §1.9."""
+"""Segment vectors: GSM-7 160/153 septets, UCS-2 70/67 UTF-16 units (ACS SMS FAQ)."""
 
 import pytest
 

@@ -49,3 +49,12 @@ def test_status_only_moves_forward() -> None:
 def test_key_safe_escapes_forbidden_characters() -> None:
     assert key_safe("Outgoing_1/2#3?4\\5") == "Outgoing_1%2F2%233%3F4%5C5"
     assert key_safe("plain-id_1") == "plain-id_1"
+
+
+def test_acs_tag_round_trip() -> None:
+    from shared.records import acs_tag, parse_acs_tag
+
+    batch = new_batch_id()
+    assert parse_acs_tag(acs_tag(batch, [5, 3, 104])) == (batch, 3, 104)
+    for bad in (None, "", "orders", f"{batch}.5", f"{batch}.9.3", f"{batch}.a.3", "X.1.2"):
+        assert parse_acs_tag(bad) is None

@@ -43,7 +43,7 @@ async def test_batch_round_trip_across_transaction_boundaries(store: SmsStore) -
         await store.create_messages(messages[:1], batch)
 
 
-async def test_update_is_etag_conditional_and_indexes_acs_ids(store: SmsStore) -> None:
+async def test_update_is_etag_conditional_and_reports_find_their_message(store: SmsStore) -> None:
     batch, messages = planned(3)
     created = await store.create_messages(messages, batch)
     accepted = [
@@ -52,11 +52,15 @@ async def test_update_is_etag_conditional_and_indexes_acs_ids(store: SmsStore) -
     ]
     saved = await store.update_messages(accepted)
     assert all(s.etag != c.etag for s, c in zip(saved, created, strict=True))
-    assert await store.find_acs_index(batch.batch_id, "Outgoing_1%2Fx") == row_key(1)
+    found = await store.find_sent_message(batch.batch_id, 0, 2, messages[1].to)
+    assert (
+        found is not None and found.acs_message_id == "Outgoing_1/x" and found.etag == saved[1].etag
+    )
+    assert await store.find_sent_message(batch.batch_id, 2, 2, messages[1].to) is None
     with pytest.raises(ConcurrentUpdateError):
         await store.update_messages([replace(accepted[0], status=Status.DELIVERED)])  # stale etag
-    found = await store.get_message(batch.batch_id, row_key(2))
-    assert found is not None and found[1].status is Status.ACCEPTED
+    pair = await store.get_message(batch.batch_id, row_key(2))
+    assert pair is not None and pair[1].status is Status.ACCEPTED
     assert await store.get_message(batch.batch_id, row_key(9)) is None
 
 
@@ -108,3 +112,35 @@ async def test_idempotency_claims(store: SmsStore) -> None:
         "k1", fingerprint="g", batch_id="E", now=NOW + timedelta(days=2), lease=lease
     )
     assert (expired.outcome, expired.batch_id) == ("new", "E")
+
+
+async def test_thread_is_newest_first_and_pages(store: SmsStore) -> None:
+    from shared.ledger import ThreadEntry
+
+    their = "+12065550100"
+    for minute in range(5):
+        entry = ThreadEntry(
+            their,
+            "+18005550100",
+            "in" if minute % 2 else "out",
+            NOW + timedelta(minutes=minute),
+            f"ref-{minute}",
+            text=f"t{minute}",
+        )
+        assert await store.add_thread_entry(entry)
+        assert not await store.add_thread_entry(entry)  # a repeat is recognised
+    first, token = await store.list_thread(their, limit=2, continuation=None)
+    assert [e.text for e in first] == ["t4", "t3"] and token
+    second, token = await store.list_thread(their, limit=2, continuation=token)
+    assert [e.text for e in second] == ["t2", "t1"]
+    third, token = await store.list_thread(their, limit=2, continuation=token)
+    assert [e.text for e in third] == ["t0"] and token is None
+    last = await store.last_outbound(their)
+    assert last is not None and last.text == "t4"
+    with pytest.raises(ValueError):
+        await store.list_thread(their, limit=2, continuation="garbage!")
+
+
+async def test_remove_missing_opt_out_is_fine(store: SmsStore) -> None:
+    await store.remove_opt_out("+12065550199")
+    assert await store.list_opt_outs("+12065550199", ["+18005550100"]) == []

@@ -1,0 +1,193 @@
+"""The ACS client: our signature judged by the sandbox's independent verifier, and the retry
+rules, whose waits are recorded through the injectable sleep instead of slept."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from local.acs_sandbox.auth import AuthError, verify_request
+from shared.acs_auth import sign_request
+from shared.acs_client import (
+    AcsAuthenticationError,
+    AcsSmsClient,
+    AcsThrottledError,
+    AcsTimeoutError,
+    AcsUnavailableError,
+    OutgoingSms,
+    build_send_body,
+    parse_retry_after,
+)
+from tests.test_acs_auth import BODY, DATE, KEY
+
+VECTOR_TIME = datetime(2019, 3, 26, 16, 6, 51, tzinfo=UTC)
+
+
+def test_sandbox_verifier_accepts_our_signature_on_the_known_vector() -> None:
+    request = httpx.Request(
+        "POST", "https://contoso.communication.azure.com/sms?api-version=2021-03-07", content=BODY
+    )
+    sign_request(request, KEY, DATE)
+    verify_request(
+        "POST",
+        request.url.raw_path.decode(),
+        dict(request.headers),
+        BODY,
+        KEY,
+        VECTOR_TIME + timedelta(seconds=30),
+        timedelta(minutes=15),
+    )
+    with pytest.raises(AuthError):  # one changed byte must fail
+        verify_request(
+            "POST",
+            request.url.raw_path.decode(),
+            dict(request.headers),
+            BODY.replace(b"t1", b"t2"),
+            KEY,
+            VECTOR_TIME,
+            timedelta(minutes=15),
+        )
+
+
+def recipients(count: int) -> list[OutgoingSms]:
+    return [
+        OutgoingSms(f"+1425555{i:04d}", f"00000000-0000-4000-8000-{i:012d}", DATE)
+        for i in range(count)
+    ]
+
+
+def accept_all(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    return httpx.Response(
+        202,
+        json={
+            "value": [
+                {
+                    "to": r["to"],
+                    "messageId": "m-" + r["to"],
+                    "httpStatusCode": 202,
+                    "successful": True,
+                }
+                for r in body["smsRecipients"]
+            ]
+        },
+    )
+
+
+class Script:
+    """Answers from a list, then accepts; records bodies and requested sleeps."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.bodies: list[bytes] = []
+        self.sleeps: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(request.content)
+        if self.answers:
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return accept_all(request)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def client(self, **kwargs: object) -> AcsSmsClient:
+        return AcsSmsClient(
+            "https://contoso.communication.azure.com",
+            KEY,
+            transport=httpx.MockTransport(self),
+            sleep=self.sleep,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+async def test_splits_into_requests_of_100() -> None:
+    script = Script()
+    async with script.client() as client:
+        outcomes = await client.send(
+            sender="+18005550100", recipients=recipients(250), message="hi"
+        )
+    assert [len(o.recipients) for o in outcomes] == [100, 100, 50]
+    assert sorted(len(json.loads(b)["smsRecipients"]) for b in script.bodies) == [50, 100, 100]
+    assert sum(len(o.results) for o in outcomes) == 250
+
+
+async def test_retries_honour_retry_after_and_reuse_the_same_body() -> None:
+    script = Script(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(503),
+        httpx.ReadTimeout("lost"),
+    )
+    async with script.client() as client:
+        results = await client.send_request(
+            sender="+18005550100", recipients=recipients(2), message="hi"
+        )
+    assert [r.successful for r in results] == [True, True]
+    assert len(script.bodies) == 4
+    assert len(set(script.bodies)) == 1  # same repeatability ids on every attempt
+    assert script.sleeps[0] == 7
+    # Jittered exponential backoff: attempt n waits 0.5 * 2^(n-1) s, times 0.5..1.
+    assert 0.5 <= script.sleeps[1] <= 1.0 and 1.0 <= script.sleeps[2] <= 2.0
+
+
+async def test_long_retry_after_is_handed_to_the_caller() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "120"}))
+    async with script.client() as client:
+        with pytest.raises(AcsThrottledError) as info:
+            await client.send_request(sender="+18005550100", recipients=recipients(1), message="hi")
+    assert info.value.retry_after == 120
+    assert script.sleeps == []
+
+
+async def test_exhausted_retries_are_typed() -> None:
+    script = Script(*[httpx.Response(503)] * 4)
+    async with script.client() as client:
+        with pytest.raises(AcsUnavailableError):
+            await client.send_request(sender="+18005550100", recipients=recipients(1), message="hi")
+    script = Script(*[httpx.ReadTimeout("lost")] * 4)
+    async with script.client() as client:
+        with pytest.raises(AcsTimeoutError) as timeout:
+            await client.send_request(sender="+18005550100", recipients=recipients(1), message="hi")
+    assert timeout.value.ambiguous
+
+
+async def test_401_is_not_retried() -> None:
+    script = Script(httpx.Response(401, json={"error": {"code": "Unauthorized", "message": ""}}))
+    async with script.client() as client:
+        with pytest.raises(AcsAuthenticationError) as info:
+            await client.send_request(sender="+18005550100", recipients=recipients(1), message="hi")
+    assert info.value.code == "Unauthorized"
+    assert len(script.bodies) == 1
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after(httpx.Headers({"retry-after": "3"})) == 3
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "1500"})) == 1.5
+    assert (
+        parse_retry_after(
+            httpx.Headers({"retry-after": "Wed, 25 Nov 2026 12:00:10 GMT"}),
+            now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp(),
+        )
+        == 10
+    )
+    assert parse_retry_after(httpx.Headers({})) is None
+
+
+def test_body_is_compact_utf8_with_repeatability_fields() -> None:
+    body = build_send_body(
+        sender="+18005550100",
+        recipients=recipients(1),
+        message="héllo",
+        enable_delivery_report=True,
+        tag="B",
+    )
+    assert "héllo".encode() in body
+    parsed = json.loads(body)
+    assert parsed["smsRecipients"][0]["repeatabilityRequestId"].startswith("00000000-")
+    assert parsed["smsSendOptions"] == {"enableDeliveryReport": True, "tag": "B"}
