@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.data.tables import EdmType, EntityProperty
+
 from shared.encoding import Encoding
 from shared.ids import is_batch_id, message_id, row_key
 from shared.status import Status, can_advance
@@ -160,10 +162,14 @@ def message_to_entity(message: MessageRecord) -> dict[str, Any]:
         "CreatedAt": message.created_at,
         "History": json.dumps([h.to_json() for h in message.history], separators=(",", ":")),
     }
-    for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items(), *_OPTIONAL_INT.items()):
+    for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items()):
         value = getattr(message, attr)
         if value is not None:
             entity[name] = value
+    for name, attr in _OPTIONAL_INT.items():
+        value = getattr(message, attr)
+        if value is not None:  # Int64: plain ints are sent as Int32 and would overflow
+            entity[name] = EntityProperty(value, EdmType.INT64)
     return entity
 
 
@@ -177,7 +183,7 @@ def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> Mess
         {attr: _aware(entity[name]) for name, attr in _OPTIONAL_TIME.items() if entity.get(name)}
     )
     fields.update(
-        {attr: int(entity[name]) for name, attr in _OPTIONAL_INT.items() if name in entity}
+        {attr: _int(entity[name]) for name, attr in _OPTIONAL_INT.items() if name in entity}
     )
     return MessageRecord(
         batch_id=entity["PartitionKey"],
@@ -210,6 +216,11 @@ def parse_acs_tag(tag: str | None) -> tuple[str, int, int] | None:
         return None
     low, high = int(parts[1]), int(parts[2])
     return (parts[0], low, high) if low <= high else None
+
+
+def _int(value: Any) -> int:
+    """Int64 properties come back wrapped in an EntityProperty."""
+    return int(value.value if isinstance(value, EntityProperty) else value)
 
 
 def _aware(value: datetime) -> datetime:

@@ -48,6 +48,11 @@ def message_view(batch: BatchRecord, message: MessageRecord) -> dict[str, Any]:
         "sentAt": iso(message.sent_at),
         "deliveredAt": iso(message.delivered_at),
         "deliveryStatusDetails": message.delivery_status_details,
+        "deliveryStatus": message.delivery_status_raw,
+        "deliveryAttempts": message.delivery_attempts,
+        "segmentsSucceeded": message.segments_succeeded,
+        "segmentsFailed": message.segments_failed,
+        "deliveryMs": message.delivery_ms,
         "error": (
             {"code": message.error_code, "message": message.error_message or ""}
             if message.error_code

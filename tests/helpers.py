@@ -56,3 +56,104 @@ def sandbox_config(url: str, **config: Any) -> dict[str, Any]:
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
+
+
+def trigger_event(payload: dict[str, Any]) -> Any:
+    """An Event Grid or CloudEvents payload turned into what the worker hands the function,
+    through azure.functions' own converter."""
+    from azure.functions.eventgrid import EventGridEventInConverter
+    from azure.functions.meta import Datum
+
+    return EventGridEventInConverter.decode(Datum(json.dumps(payload), "json"), trigger_metadata={})
+
+
+def delivery_report_payload(
+    *,
+    acs_message_id: str,
+    sender: str,
+    to: str,
+    tag: str | None,
+    status: str = "Delivered",
+    details: str = "No error.",
+    received: str = "2030-01-01T00:00:10.1234567Z",
+    event_id: str | None = None,
+    segments: int = 1,
+    pascal: bool = False,
+) -> dict[str, Any]:
+    failed = status != "Delivered"
+    data: dict[str, Any] = {
+        "messageId": acs_message_id,
+        "from": sender.lstrip("+"),
+        "to": to,
+        "deliveryStatus": status,
+        "deliveryStatusDetails": details,
+        "receivedTimestamp": received,
+        "deliveryAttempts": [
+            {
+                "timestamp": received,
+                "segmentsSucceeded": 0 if failed else segments,
+                "segmentsFailed": segments if failed else 0,
+            }
+        ],
+    }
+    if tag is not None:
+        data["tag"] = tag
+    if pascal:
+        data = _pascal(data)
+    return {
+        "id": event_id or f"{acs_message_id}-{status}-{received}",
+        "topic": "/subscriptions/x/resourceGroups/y/providers/microsoft.communication/communicationservices/z",
+        "subject": f"/phonenumber/{sender.lstrip('+')}",
+        "eventType": "Microsoft.Communication.SMSDeliveryReportReceived",
+        "data": data,
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        "eventTime": received,
+    }
+
+
+def inbound_payload(
+    *,
+    sender: str,
+    to: str,
+    message: str,
+    event_id: str,
+    received: str = "2030-01-01T00:01:00.1234567Z",
+    cloud: bool = False,
+) -> dict[str, Any]:
+    data = {
+        "messageId": event_id,
+        "from": sender.lstrip("+"),
+        "to": to.lstrip("+"),
+        "message": message,
+        "receivedTimestamp": received,
+        "segmentCount": 1,
+    }
+    if cloud:
+        return {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "/subscriptions/x/providers/microsoft.communication/communicationservices/z",
+            "subject": f"/phonenumber/{to.lstrip('+')}",
+            "type": "Microsoft.Communication.SMSReceived",
+            "time": received,
+            "data": _pascal(data),
+        }
+    return {
+        "id": event_id,
+        "topic": "/subscriptions/x",
+        "subject": f"/phonenumber/{to.lstrip('+')}",
+        "eventType": "Microsoft.Communication.SMSReceived",
+        "data": data,
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        "eventTime": received,
+    }
+
+
+def _pascal(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: _pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    return value
