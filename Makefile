@@ -9,10 +9,11 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
 .DEFAULT_GOAL := help
-.PHONY: help deps test lint typecheck unit sandbox clean
+.PHONY: help deps run demo test lint typecheck sandbox clean
 
 help:
 	@echo "make run     start Azurite, the ACS sandbox and the function host"
+	@echo "make demo    against a running stack: bulk send, reports, STOP, the thread"
 	@echo "make test    lint, type-check and run every test (starts and stops what it needs)"
 	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072"
 	@echo "make clean   remove the virtualenv, node_modules and local data"
@@ -38,6 +39,12 @@ typecheck: $(VENV)/.installed
 
 test: deps lint typecheck
 	$(BIN)/pytest
+
+run: deps
+	$(PY) -m local.run
+
+demo: $(VENV)/.installed
+	$(PY) -m local.demo
 
 sandbox: $(VENV)/.installed
 	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072}

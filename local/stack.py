@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,6 +62,7 @@ class Service:
     health_url: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    show_output: bool = False  # inherit the terminal instead of writing a log file
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -69,7 +71,9 @@ class Service:
                 f"{self.name}: port {self.port} is already in use; "
                 "stop what is using it or choose another port"
             )
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        out: Any = None if self.show_output else subprocess.DEVNULL
+        if self.log_path is not None and not self.show_output:
+            out = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         self.process = subprocess.Popen(
             list(self.argv),
             cwd=ROOT,
@@ -157,3 +161,63 @@ def sandbox_service(
         env=env or {},
         log_path=log_path,
     )
+
+
+def host_service(
+    port: int,
+    *,
+    root: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+    show_output: bool = False,
+) -> Service:
+    argv = [sys.executable, "-m", "local.func_host", "--root", str(root), "--host", "127.0.0.1"]
+    return Service(
+        "function-host",
+        [*argv, "--port", str(port)],
+        port,
+        health_url=f"http://127.0.0.1:{port}/admin/host/status",
+        env=env or {},
+        log_path=log_path,
+        show_output=show_output,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    tables: int
+    sandbox: int
+    host: int
+
+
+def sandbox_connection_string(port: int) -> str:
+    # The sandbox's fixed, documented development key (not a secret).
+    key = "c2FuZGJveC1kZXYta2V5LWZvci1sb2NhbC11c2Utb25seQ=="
+    return f"endpoint=http://127.0.0.1:{port}/;accesskey={key}"
+
+
+def app_stack(
+    ports: Ports,
+    *,
+    data_dir: Path | None,
+    logs: Path,
+    app_env: Mapping[str, str],
+    sandbox_env: Mapping[str, str] | None = None,
+    show_host_output: bool = False,
+) -> list[Service]:
+    """Azurite, the sandbox (its events aimed at the host) and the host, in start order."""
+    logs.mkdir(parents=True, exist_ok=True)
+    return [
+        azurite_service(ports.tables, data_dir=data_dir, log_path=logs / "azurite.log"),
+        sandbox_service(
+            ports.sandbox,
+            env={"ACS_SANDBOX_EVENTS_URL": f"http://127.0.0.1:{ports.host}", **(sandbox_env or {})},
+            log_path=logs / "acs-sandbox.log",
+        ),
+        host_service(
+            ports.host,
+            env=app_env,
+            log_path=logs / "function-host.log",
+            show_output=show_host_output,
+        ),
+    ]

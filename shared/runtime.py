@@ -7,6 +7,7 @@ tests), they are rebuilt.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from shared.acs_client import AcsSmsClient
@@ -28,6 +29,9 @@ class Services:
     inbound: InboundMessages
     forwarder: WebhookForwarder | None
 
+
+# The Azure SDKs log every request URL at INFO; table keys hold phone numbers (personal data).
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 _current: tuple[asyncio.AbstractEventLoop, Services] | None = None
 

@@ -1,0 +1,113 @@
+"""The whole app as `make run` starts it: Azurite, the ACS sandbox and the function host as real
+processes, driven over HTTP only — delivery reports and inbound messages travel as Event Grid
+webhooks from the sandbox to the host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from local.stack import (
+    Ports,
+    Service,
+    app_stack,
+    azurite_tables_connection_string,
+    free_port,
+    sandbox_connection_string,
+)
+from tests.conftest import ARTIFACTS, SENDERS
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Ports]:
+    ports = Ports(tables=free_port(), sandbox=free_port(), host=free_port())
+    tables = azurite_tables_connection_string(ports.tables)
+    services: list[Service] = app_stack(
+        ports,
+        data_dir=None,
+        logs=ARTIFACTS / "end-to-end",
+        app_env={
+            "ACS_CONNECTION_STRING": sandbox_connection_string(ports.sandbox),
+            "SMS_FROM_NUMBERS": ",".join(SENDERS),
+            "TABLES_CONNECTION_STRING": tables,
+            "AzureWebJobsStorage": tables,
+            "SMS_TABLE_PREFIX": "e2e",
+        },
+        sandbox_env={"ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2"},
+    )
+    started: list[Service] = []
+    try:
+        for service in services:
+            service.start(timeout=60)
+            started.append(service)
+        yield ports
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def test_host_is_running_every_function(stack: Ports) -> None:
+    status = httpx.get(f"http://127.0.0.1:{stack.host}/admin/host/status", timeout=5).json()
+    assert status["state"] == "Running"
+    assert status["errors"] == {}
+    assert {"send_sms", "on_delivery_report", "on_sms_received", "optouts", "conversations"} <= set(
+        status["functions"]
+    )
+
+
+def test_send_report_stop_and_thread(stack: Ports) -> None:
+    api = f"http://127.0.0.1:{stack.host}/api"
+    sandbox = f"http://127.0.0.1:{stack.sandbox}"
+    person = "+12065550170"
+    with httpx.Client(timeout=10) as http:
+        sent = http.post(f"{api}/sms", json={"to": [person], "message": "hello"})
+        assert sent.status_code == 202
+        [result] = sent.json()["results"]
+        assert result["status"] == "accepted"
+
+        def delivered() -> bool:
+            return bool(http.get(f"{api}/sms/{result['id']}").json()["status"] == "delivered")
+
+        assert eventually(delivered), "the delivery report did not reach on_delivery_report"
+
+        inbound = http.post(
+            f"{sandbox}/sandbox/inbound", json={"from": person, "to": SENDERS[1], "message": "STOP"}
+        )
+        assert inbound.status_code == 202
+        assert eventually(lambda: http.get(f"{api}/optouts/{person}").json()["optedOut"])
+
+        again = http.post(f"{api}/sms", json={"to": [person], "message": "still there?"})
+        assert again.json()["results"][0]["status"] == "optedOut"
+        handset = http.get(f"{sandbox}/sandbox/messages", params={"to": person}).json()["value"]
+        assert [m["message"] for m in handset] == ["hello"]
+
+        thread = http.get(f"{api}/conversations/{person}").json()["messages"]
+        assert [(m["direction"], m["text"]) for m in thread] == [
+            ("inbound", "STOP"),
+            ("outbound", "hello"),
+        ]
+
+        events = http.get(f"{sandbox}/sandbox/events").json()["value"]
+        assert events and all(e["delivered"] for e in events)  # the host answered 202 every time
+
+
+def test_errors_over_http_are_json_not_stack_traces(stack: Ports) -> None:
+    api = f"http://127.0.0.1:{stack.host}/api"
+    bad = httpx.post(f"{api}/sms", content=b"{oops", headers={"content-type": "application/json"})
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/json")
+    assert bad.json()["error"]["target"] == "body"
+    assert httpx.get(f"{api}/sms/01ARZ3NDEKTSV4RRFFQ69G5FAV-0").status_code == 404
