@@ -12,6 +12,7 @@ from shared.query_params import page_params, phone_param, sender_param
 from shared.records import iso, utcnow
 from shared.runtime import Services, get_services
 from shared.store import POOL_WIDE
+from shared.usage import UsageEvent, UsageKind, country_of
 
 
 @http_endpoint
@@ -49,6 +50,7 @@ async def _change(services: Services, phone: str, sender: str | None, *, adding:
         await services.store.add_opt_out(phone, sender=scope, at=now, source="api")
     else:
         await services.store.remove_opt_out(phone, sender=scope)
+    ref = str(uuid.uuid4())
     await services.store.add_consent(
         ConsentEntry(
             recipient=phone,
@@ -56,8 +58,12 @@ async def _change(services: Services, phone: str, sender: str | None, *, adding:
             action="optOut" if adding else "optIn",
             scope=scope,
             source="api",
-            ref=str(uuid.uuid4()),
+            ref=ref,
         )
+    )
+    kind: UsageKind = "optOut" if adding else "optIn"
+    await services.store.record_usage(
+        [UsageEvent(kind, now, ref, sender=sender, country=country_of(phone), reason="api")]
     )
 
 

@@ -8,6 +8,7 @@ the Idempotency-Key machinery with the event id as key, so a repeat never texts 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import phonenumbers
 
@@ -19,6 +20,7 @@ from shared.phone import event_number, mask
 from shared.send_request import reply_request
 from shared.sending import SmsSender
 from shared.store import POOL_WIDE, SmsStore
+from shared.usage import UsageEvent, country_of
 from shared.webhooks import WebhookForwarder
 
 log = logging.getLogger("sms.inbound")
@@ -72,8 +74,10 @@ class InboundMessages:
             mask(our),
             "" if first_time else " (repeat)",
         )
+        last = await self._store.last_outbound(their)
+        await self._store.record_usage(_usage(sms, their, our, match, last))
         if match.intent is Intent.OPT_OUT:
-            await self._opt_out(sms, their, our, match)
+            await self._opt_out(sms, their, our, match, last)
         elif match.intent is Intent.OPT_IN:
             await self._opt_in(sms, their, our, match)
         elif match.intent is Intent.HELP:
@@ -83,11 +87,13 @@ class InboundMessages:
             await self._forwarder.forward(sms.event_id, _webhook_payload(sms, their, our))
         return match.intent.value
 
-    async def _opt_out(self, sms: InboundSms, their: str, our: str, match: KeywordMatch) -> None:
+    async def _opt_out(
+        self, sms: InboundSms, their: str, our: str, match: KeywordMatch, last: ThreadEntry | None
+    ) -> None:
         # Written before the event is acknowledged: a STOP to any number stops the whole pool.
         source = "freeText" if match.how == "freeText" else "keyword"
         await self._store.add_opt_out(their, sender=POOL_WIDE, at=sms.received_at, source=source)
-        await self._ledger(sms, their, our, match, "optOut", POOL_WIDE)
+        await self._ledger(sms, their, our, match, "optOut", POOL_WIDE, last)
         if match.exact_stop and is_toll_free(our):
             return  # the carrier has replied already and ACS now blocks this pair
         await self._reply(sms, their, our, self._settings.stop_reply, confirming_opt_out=True)
@@ -109,8 +115,8 @@ class InboundMessages:
         match: KeywordMatch,
         action: ConsentAction,
         scope: str,
+        last: ThreadEntry | None = None,
     ) -> None:
-        last = await self._store.last_outbound(their) if action == "optOut" else None
         await self._store.add_consent(
             ConsentEntry(
                 recipient=their,
@@ -139,6 +145,25 @@ class InboundMessages:
         )
         status = answer.body.get("results", [{}])[0].get("status") if answer.status == 202 else None
         log.info("keyword reply to %s: %s", mask(their), status or answer.status)
+
+
+REPLY_WINDOW = timedelta(hours=24)
+
+
+def _usage(
+    sms: InboundSms, their: str, our: str, match: KeywordMatch, last: ThreadEntry | None
+) -> list[UsageEvent]:
+    """Inbound, and a reply when it answers something we sent within the last 24 hours."""
+    country = country_of(their)
+    base = {"at": sms.received_at, "key": sms.event_id, "sender": our, "country": country}
+    events = [UsageEvent("inbound", segments=sms.segment_count or 1, **base)]  # type: ignore[arg-type]
+    if last is not None and timedelta(0) <= sms.received_at - last.at <= REPLY_WINDOW:
+        events.append(UsageEvent("reply", **base))  # type: ignore[arg-type]
+    if match.intent is Intent.OPT_OUT:
+        events.append(UsageEvent("optOut", reason=match.how, **base))  # type: ignore[arg-type]
+    elif match.intent is Intent.OPT_IN:
+        events.append(UsageEvent("optIn", **base))  # type: ignore[arg-type]
+    return events
 
 
 def _webhook_payload(sms: InboundSms, their: str, our: str) -> dict[str, object]:

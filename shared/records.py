@@ -69,6 +69,7 @@ class MessageRecord:
     created_at: datetime
     repeatability_request_id: str | None = None
     repeatability_first_sent: str | None = None
+    tag: str | None = None  # the batch's tag, kept here too so a report needs no second read
     acs_message_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -134,6 +135,7 @@ _OPTIONAL_TEXT = {
     "From": "sender",
     "RepeatabilityRequestId": "repeatability_request_id",
     "RepeatabilityFirstSent": "repeatability_first_sent",
+    "Tag": "tag",
     "AcsMessageId": "acs_message_id",
     "ErrorCode": "error_code",
     "ErrorMessage": "error_message",

@@ -13,7 +13,9 @@ from shared.ids import message_id
 from shared.ledger import ConsentEntry, ThreadEntry
 from shared.phone import event_number, mask
 from shared.records import MessageRecord, parse_acs_tag
+from shared.status import Status
 from shared.store import ConcurrentUpdateError, SmsStore
+from shared.usage import UsageEvent, country_of, failure_reason
 
 log = logging.getLogger("sms.reports")
 
@@ -55,14 +57,37 @@ class DeliveryReports:
                 return "orphan"
             updated = apply_delivery_report(message, report)
             if updated is message:
+                await self._count(message)  # a repeat: rewrites the same usage row, if any
                 return "unchanged"
             try:
                 [saved] = await self._store.update_messages([updated])
             except ConcurrentUpdateError:
                 continue  # the send's own update landed first: read again and re-apply
             await self._after(saved, report)
+            await self._count(saved)
             return "applied"
         raise ConcurrentUpdateError("delivery report kept conflicting; Event Grid will retry")
+
+    async def _count(self, message: MessageRecord) -> None:
+        if message.status not in (Status.DELIVERED, Status.FAILED):
+            return
+        await self._store.record_usage(
+            [
+                UsageEvent(
+                    kind="delivered" if message.status is Status.DELIVERED else "failed",
+                    at=message.last_report_at or message.created_at,
+                    key=message.id,
+                    sender=message.sender,
+                    country=country_of(message.to),
+                    tag=message.tag,
+                    segments=(message.segments_succeeded or 0) + (message.segments_failed or 0),
+                    reason=failure_reason(message.delivery_status_details)
+                    if message.status is Status.FAILED
+                    else None,
+                    latency_ms=message.delivery_ms,
+                )
+            ]
+        )
 
     async def _after(self, message: MessageRecord, report: DeliveryReport) -> None:
         await self._store.upsert_thread_entry(outbound_thread_entry(message))
@@ -83,5 +108,17 @@ class DeliveryReports:
                     text=report.details,
                     last_message_id=message_id(message.batch_id, message.index),
                 )
+            )
+            await self._store.record_usage(
+                [
+                    UsageEvent(
+                        "optOut",
+                        report.received_at,
+                        report.event_id,
+                        sender=sender,
+                        country=country_of(message.to),
+                        reason="carrier",
+                    )
+                ]
             )
             log.info("carrier block: %s opted out of %s", mask(message.to), mask(sender))

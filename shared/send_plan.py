@@ -15,6 +15,7 @@ from shared.phone import ParsedNumber
 from shared.records import BatchRecord, HistoryEntry, MessageRecord
 from shared.send_request import SendRequest
 from shared.status import Status
+from shared.usage import UsageEvent, country_of
 
 # ACS keeps repeatability ids for 5 minutes; past this age a resend could text twice.
 REPEATABILITY_SAFE_AGE = timedelta(minutes=4)
@@ -161,3 +162,37 @@ def apply_outcomes(
             )
         updated.append(message)
     return updated
+
+
+_SEND_OUTCOMES = {
+    Status.ACCEPTED: "accepted",
+    Status.DELIVERED: "accepted",
+    Status.FAILED: "accepted",
+    Status.REJECTED: "rejected",
+    Status.UNKNOWN: "unknown",
+    Status.INVALID: "invalid",
+    Status.OPTED_OUT: "optedOut",
+}
+
+
+def send_usage(batch: BatchRecord, messages: Sequence[MessageRecord]) -> list[UsageEvent]:
+    """One usage row per message that has a send outcome, keyed by the message id."""
+    events = []
+    for message in messages:
+        kind = _SEND_OUTCOMES.get(message.status)
+        if kind is None:
+            continue
+        sent = kind in ("accepted", "rejected", "unknown")
+        events.append(
+            UsageEvent(
+                kind=kind,  # type: ignore[arg-type]
+                at=message.sent_at or message.created_at,
+                key=message.id,
+                sender=message.sender,
+                country=country_of(message.to) if message.status is not Status.INVALID else None,
+                tag=batch.tag,
+                segments=batch.segments if sent else 0,
+                reason=message.error_code if kind == "rejected" else None,
+            )
+        )
+    return events

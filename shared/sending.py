@@ -20,7 +20,13 @@ from shared.http_api import ApiError
 from shared.ids import new_batch_id
 from shared.phone import normalize_recipients
 from shared.records import BatchRecord, MessageRecord, acs_tag, utcnow
-from shared.send_plan import apply_outcomes, outgoing, plan_batch, recheck_before_send
+from shared.send_plan import (
+    apply_outcomes,
+    outgoing,
+    plan_batch,
+    recheck_before_send,
+    send_usage,
+)
 from shared.send_request import SendRequest
 from shared.sms_views import send_response
 from shared.status import Status
@@ -116,6 +122,7 @@ class SmsSender:
                 await self._forget_key(idempotency_key)
             raise
         messages = await self._send_queued(batch, messages, sender)
+        await self._store.record_usage(send_usage(batch, messages))
         if idempotency_key is not None:
             await self._store.complete_idempotency_key(idempotency_key)
         counts = Counter(m.status.value for m in messages)

@@ -41,6 +41,7 @@ from shared.records import (
     message_from_entity,
     message_to_entity,
 )
+from shared.usage import UsageEvent
 
 MAX_BATCH_OPERATIONS = 100  # Table Storage: at most 100 operations per transaction
 MAX_FILTER_COMPARISONS = 15  # Table Storage: at most 15 discrete comparisons per $filter
@@ -48,6 +49,7 @@ POOL_WIDE = "*"  # optOuts partition of opt-outs that cover every sender of the 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 MESSAGES, OPT_OUTS, IDEMPOTENCY = "messages", "optOuts", "idempotency"
+USAGE = "usageEvents"
 THREADS, CONSENT, POISON, ORPHAN_REPORTS = (
     "conversations",
     "consent",
@@ -469,6 +471,28 @@ class SmsStore:
     async def delete_orphan_report(self, partition: str, row: str) -> None:
         table = await self.table(ORPHAN_REPORTS)
         await table.delete_entity(partition, row)
+
+    # --- usage events ------------------------------------------------------------------------
+
+    @_translated
+    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
+        """Upsert usage rows, 100 to a transaction per hour partition: repeats overwrite."""
+        by_hour: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            by_hour.setdefault(event.hour, []).append(event.to_entity())
+        for rows in by_hour.values():
+            unique = list({(r["RowKey"]): r for r in rows}.values())  # once per transaction
+            for chunk in _chunks(unique, MAX_BATCH_OPERATIONS):
+                await self._transact(
+                    USAGE, [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
+                )
+
+    @_translated
+    async def list_usage(self, hour: str) -> list[UsageEvent]:
+        return [
+            UsageEvent.from_entity(e)
+            async for e in self._query(USAGE, "PartitionKey eq @pk", {"pk": hour})
+        ]
 
     # --- idempotency keys -------------------------------------------------------------------
 
