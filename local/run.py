@@ -58,6 +58,8 @@ def app_env(ports: Ports) -> dict[str, str]:
     """Point the app at the ports in use; the environment wins over local.settings.json."""
     values = json.loads(SETTINGS.read_text()).get("Values", {})
     env: dict[str, str] = {}
+    if "SMS_OUTBOX_SCHEDULE" not in values and "SMS_OUTBOX_SCHEDULE" not in os.environ:
+        env["SMS_OUTBOX_SCHEDULE"] = "*/10 * * * * *"  # a settings file older than the outbox
     uses_sandbox = "127.0.0.1:7072" in values.get("ACS_CONNECTION_STRING", "")
     if ports.sandbox != DEFAULTS.sandbox and uses_sandbox:
         env["ACS_CONNECTION_STRING"] = sandbox_connection_string(ports.sandbox)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.phone import is_e164
+from shared.quiet_hours import QuietHours, QuietHoursError, parse_quiet_hours
 
 DEFAULT_STOP_REPLY = (
     "You are unsubscribed and will receive no further messages. Reply START to resubscribe."
@@ -39,7 +40,8 @@ class Settings:
     tables_connection_string: str = field(repr=False)
     table_prefix: str
     rate_per_number_per_minute: int
-    quiet_hours: str
+    quiet_hours: QuietHours | None
+    report_timeout_minutes: int
     stop_reply: str
     start_reply: str
     help_reply: str
@@ -96,6 +98,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _quiet_hours(raw: str) -> QuietHours | None:
+    try:
+        return parse_quiet_hours(raw)
+    except QuietHoursError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     acs = parse_acs_connection_string(_required(env, "ACS_CONNECTION_STRING"))
@@ -124,7 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tables_connection_string=tables,
         table_prefix=prefix,
         rate_per_number_per_minute=_int(env, "SMS_RATE_PER_NUMBER_PER_MINUTE", 200, 1),
-        quiet_hours=env.get("SMS_QUIET_HOURS", "").strip(),
+        quiet_hours=_quiet_hours(env.get("SMS_QUIET_HOURS", "")),
+        report_timeout_minutes=_int(env, "SMS_REPORT_TIMEOUT_MINUTES", 1440, 1),
         stop_reply=env.get("SMS_STOP_REPLY", "").strip() or DEFAULT_STOP_REPLY,
         start_reply=env.get("SMS_START_REPLY", "").strip() or DEFAULT_START_REPLY,
         help_reply=env.get("SMS_HELP_REPLY", "").strip() or DEFAULT_HELP_REPLY,

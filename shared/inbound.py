@@ -12,11 +12,13 @@ from datetime import timedelta
 
 import phonenumbers
 
+from shared.cancel import cancel_pending_for
 from shared.config import Settings
 from shared.events import InboundSms
 from shared.keywords import Intent, KeywordMatch, classify
 from shared.ledger import ConsentAction, ConsentEntry, ThreadEntry
 from shared.phone import event_number, mask
+from shared.records import utcnow
 from shared.send_request import reply_request
 from shared.sending import SmsSender
 from shared.store import POOL_WIDE, SmsStore
@@ -94,6 +96,9 @@ class InboundMessages:
         source = "freeText" if match.how == "freeText" else "keyword"
         await self._store.add_opt_out(their, sender=POOL_WIDE, at=sms.received_at, source=source)
         await self._ledger(sms, their, our, match, "optOut", POOL_WIDE, last)
+        dropped = await cancel_pending_for(self._store, their, utcnow(), "the recipient opted out")
+        if dropped:
+            log.info("opt-out canceled %d waiting message(s) to %s", len(dropped), mask(their))
         if match.exact_stop and is_toll_free(our):
             return  # the carrier has replied already and ACS now blocks this pair
         await self._reply(sms, their, our, self._settings.stop_reply, confirming_opt_out=True)

@@ -44,6 +44,8 @@ class BatchRecord:
     tag: str | None = None
     delivery_report: bool = True
     requested_from: str | None = None
+    send_at: datetime | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,9 @@ class MessageRecord:
     segments_succeeded: int | None = None
     segments_failed: int | None = None
     delivery_ms: int | None = None  # from sentAt to the report's receivedTimestamp
+    due_at: datetime | None = None  # scheduled or queued: when it may go
+    valid_until: datetime | None = None  # not sent by then: expired
+    claim_until: datetime | None = None  # a sender holds it until then: nobody else sends it
     history: tuple[HistoryEntry, ...] = ()
     etag: str | None = field(default=None, compare=False)
 
@@ -114,6 +119,10 @@ def batch_to_entity(batch: BatchRecord) -> dict[str, Any]:
         entity["Tag"] = batch.tag
     if batch.requested_from is not None:
         entity["RequestedFrom"] = batch.requested_from
+    if batch.send_at is not None:
+        entity["SendAt"] = batch.send_at
+    if batch.valid_until is not None:
+        entity["ValidUntil"] = batch.valid_until
     return entity
 
 
@@ -128,6 +137,8 @@ def batch_from_entity(entity: dict[str, Any]) -> BatchRecord:
         tag=entity.get("Tag"),
         delivery_report=bool(entity.get("DeliveryReport", True)),
         requested_from=entity.get("RequestedFrom"),
+        send_at=_aware(entity["SendAt"]) if entity.get("SendAt") else None,
+        valid_until=_aware(entity["ValidUntil"]) if entity.get("ValidUntil") else None,
     )
 
 
@@ -146,6 +157,9 @@ _OPTIONAL_TIME = {
     "SentAt": "sent_at",
     "DeliveredAt": "delivered_at",
     "LastReportAt": "last_report_at",
+    "DueAt": "due_at",
+    "ValidUntil": "valid_until",
+    "ClaimUntil": "claim_until",
 }
 _OPTIONAL_INT = {
     "DeliveryAttempts": "delivery_attempts",

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared.acs_client import AcsSmsClient
 from shared.config import Settings, load_settings
 from shared.inbound import InboundMessages
+from shared.outbox import OutboxDrainer
 from shared.reports import DeliveryReports
 from shared.sending import SmsSender
 from shared.store import SmsStore
@@ -28,6 +30,7 @@ class Services:
     reports: DeliveryReports
     inbound: InboundMessages
     forwarder: WebhookForwarder | None
+    drainer: OutboxDrainer
 
 
 # The Azure SDKs log every request URL at INFO; table keys hold phone numbers (personal data).
@@ -45,7 +48,9 @@ async def get_services() -> Services:
     store = SmsStore.from_connection_string(
         settings.tables_connection_string, prefix=settings.table_prefix
     )
-    acs = AcsSmsClient.from_connection(settings.acs)
+    # A throttled request goes back to the outbox (due after Retry-After) instead of holding up
+    # the other senders' requests while it waits.
+    acs = AcsSmsClient.from_connection(settings.acs, max_retry_after=0.0)
     sender = SmsSender(settings, store, acs)
     forwarder = (
         WebhookForwarder(settings.inbound_webhook_url, settings.inbound_webhook_secret)
@@ -60,6 +65,13 @@ async def get_services() -> Services:
         DeliveryReports(store, settings.default_region),
         InboundMessages(settings, store, sender, forwarder),
         forwarder,
+        OutboxDrainer(
+            store,
+            acs,
+            rate_per_minute=settings.rate_per_number_per_minute,
+            quiet_hours=settings.quiet_hours,
+            report_timeout=timedelta(minutes=settings.report_timeout_minutes),
+        ),
     )
     _current = (loop, services)
     return services

@@ -1,4 +1,14 @@
-"""The pure steps of a send: decide each recipient's fate, then read ACS's answer into records."""
+"""The pure steps of a send: decide each recipient's fate, then read ACS's answer into records.
+
+What ACS's answer means for a message:
+- accepted: ACS took it;
+- refused for this recipient, or for a reason a retry will not fix (401, 400): `rejected`;
+- throttled (429): back to the outbox after Retry-After, with fresh repeatability ids later —
+  ACS did not act on it;
+- 5xx, no connection or no answer: back to the outbox soon, keeping its repeatability ids, so
+  if ACS did act, the retry is recognised as a repeat; once those ids are too old to be
+  recognised, it becomes `unknown` instead of risking a second text.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +19,17 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from shared.acs_auth import rfc1123_now
-from shared.acs_client import AcsError, ChunkOutcome, OutgoingSms, SmsSendResult
+from shared.acs_client import (
+    AcsError,
+    AcsThrottledError,
+    AcsTimeoutError,
+    AcsUnavailableError,
+    ChunkOutcome,
+    OutgoingSms,
+    SmsSendResult,
+)
 from shared.encoding import segment_info
+from shared.pacing import sticky_sender
 from shared.phone import ParsedNumber
 from shared.records import BatchRecord, HistoryEntry, MessageRecord
 from shared.send_request import SendRequest
@@ -19,18 +38,25 @@ from shared.usage import UsageEvent, country_of
 
 # ACS keeps repeatability ids for 5 minutes; past this age a resend could text twice.
 REPEATABILITY_SAFE_AGE = timedelta(minutes=4)
+TRANSIENT_RETRY = timedelta(seconds=20)
+DEFAULT_THROTTLE_WAIT = timedelta(seconds=30)
+OPTED_OUT_MESSAGE = "the recipient opted out of messages from this sender"
+
+
+def is_opted_out(opt_outs: set[tuple[str, str]], sender: str, recipient: str) -> bool:
+    return ("*", recipient) in opt_outs or (sender, recipient) in opt_outs
 
 
 def plan_batch(
     request: SendRequest,
     recipients: Sequence[ParsedNumber],
-    opted_out: set[str],
+    opt_outs: set[tuple[str, str]],
     *,
     batch_id: str,
-    sender: str,
+    pool: Sequence[str],
     now: datetime,
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> tuple[BatchRecord, list[MessageRecord]]:
+    """Every recipient's record: invalid, opted out, scheduled, or queued to go now."""
     info = segment_info(request.message)
     batch = BatchRecord(
         batch_id=batch_id,
@@ -42,70 +68,94 @@ def plan_batch(
         tag=request.tag,
         delivery_report=request.delivery_report,
         requested_from=request.sender,
+        send_at=request.send_at,
+        valid_until=request.valid_until,
     )
-    first_sent = rfc1123_now(lambda: now.timestamp())
     messages = []
     for index, recipient in enumerate(recipients):
-        base = MessageRecord(
+        sender = request.sender or sticky_sender(pool, recipient.e164 or recipient.raw)
+        message = MessageRecord(
             batch_id=batch_id,
             index=index,
             to=recipient.e164 or recipient.raw,
             sender=sender,
             status=Status.QUEUED,
             created_at=now,
+            tag=request.tag,
+            due_at=request.send_at or now,
+            valid_until=request.valid_until,
         )
         if recipient.e164 is None:
             message = replace(
-                base,
+                message,
                 status=Status.INVALID,
                 sender=None,
+                due_at=None,
                 error_code="InvalidNumber",
                 error_message=recipient.reason,
             )
-        elif recipient.e164 in opted_out:
+        elif is_opted_out(opt_outs, sender, recipient.e164):
             message = replace(
-                base,
+                message,
                 status=Status.OPTED_OUT,
+                due_at=None,
                 error_code="OptedOut",
-                error_message="the recipient opted out of messages from this sender",
+                error_message=OPTED_OUT_MESSAGE,
             )
-        else:
-            message = replace(
-                base, repeatability_request_id=new_id(), repeatability_first_sent=first_sent
-            )
+        elif request.send_at is not None:
+            message = replace(message, status=Status.SCHEDULED)
         messages.append(replace(message, history=(HistoryEntry(message.status, now),)))
     return batch, messages
 
 
+def claim(
+    message: MessageRecord,
+    now: datetime,
+    lease: timedelta,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> MessageRecord:
+    """The message taken for sending: queued, held until `now + lease`, with repeatability ids
+    (new ones, unless an earlier attempt's ids are still young enough to be recognised)."""
+    claimed = message.advance(Status.QUEUED, now) if message.status is Status.SCHEDULED else message
+    fields: dict[str, object] = {"claim_until": now + lease}
+    if claimed.repeatability_request_id is None:
+        fields["repeatability_request_id"] = new_id()
+        fields["repeatability_first_sent"] = rfc1123_now(lambda: now.timestamp())
+    return replace(claimed, **fields)  # type: ignore[arg-type]
+
+
 def recheck_before_send(
-    messages: Sequence[MessageRecord], opted_out: set[str], now: datetime
+    messages: Sequence[MessageRecord], opt_outs: set[tuple[str, str]], now: datetime
 ) -> list[MessageRecord]:
-    """Queued messages of a resumed send: an opt-out since wins, and a resend that ACS could no
-    longer recognise as a repeat becomes `unknown` rather than a possible second text."""
+    """Waiting messages about to go: an opt-out since wins, a validity past expires them, and a
+    retry that ACS could no longer recognise as a repeat becomes `unknown` instead."""
     out = []
     for message in messages:
-        if message.status is Status.QUEUED and message.to in opted_out:
-            message = message.advance(
-                Status.OPTED_OUT,
-                now,
-                error_code="OptedOut",
-                error_message="the recipient opted out of messages from this sender",
-            )
-        elif message.status is Status.QUEUED and _too_old(message, now):
-            message = message.advance(
-                Status.UNKNOWN,
-                now,
-                "an earlier attempt may have sent it; not sent again",
-                error_code="OutcomeUnknown",
-                error_message="an earlier attempt may have sent it; not sent again",
-            )
+        if message.status in (Status.QUEUED, Status.SCHEDULED):
+            if is_opted_out(opt_outs, message.sender or "", message.to):
+                message = message.advance(
+                    Status.OPTED_OUT, now, error_code="OptedOut", error_message=OPTED_OUT_MESSAGE
+                )
+            elif message.valid_until is not None and now >= message.valid_until:
+                message = message.advance(
+                    Status.EXPIRED,
+                    now,
+                    "not sent before validUntil",
+                    error_code="Expired",
+                    error_message="not sent before validUntil",
+                )
+            elif _too_old(message, now):
+                note = "an earlier attempt may have sent it; not sent again"
+                message = message.advance(
+                    Status.UNKNOWN, now, note, error_code="OutcomeUnknown", error_message=note
+                )
         out.append(message)
     return out
 
 
 def _too_old(message: MessageRecord, now: datetime) -> bool:
     if not message.repeatability_first_sent:
-        return True
+        return False  # never attempted
     first = parsedate_to_datetime(message.repeatability_first_sent)
     return now - first > REPEATABILITY_SAFE_AGE
 
@@ -115,6 +165,17 @@ def outgoing(message: MessageRecord) -> OutgoingSms:
     return OutgoingSms(
         message.to, message.repeatability_request_id, message.repeatability_first_sent
     )
+
+
+def _requeue(
+    message: MessageRecord, now: datetime, wait: timedelta, detail: str, *, keep_ids: bool
+) -> MessageRecord:
+    entry = HistoryEntry(message.status, now, detail)
+    fields: dict[str, object] = {"due_at": now + wait, "claim_until": None}
+    if not keep_ids:
+        fields["repeatability_request_id"] = None
+        fields["repeatability_first_sent"] = None
+    return replace(message, history=(*message.history, entry), **fields)  # type: ignore[arg-type]
 
 
 def apply_outcomes(
@@ -135,7 +196,20 @@ def apply_outcomes(
         error = errors.get(message.to)
         if result is not None and result.successful and result.message_id:
             message = message.advance(
-                Status.ACCEPTED, now, acs_message_id=result.message_id, sent_at=now
+                Status.ACCEPTED,
+                now,
+                acs_message_id=result.message_id,
+                sent_at=now,
+                claim_until=None,
+                due_at=None,
+            )
+        elif result is not None and result.http_status_code >= 500:
+            message = _requeue(
+                message,
+                now,
+                TRANSIENT_RETRY,
+                f"ACS: {result.error_message or 'unavailable'}",
+                keep_ids=True,
             )
         elif result is not None:
             detail = result.error_message or f"ACS refused it ({result.http_status_code})"
@@ -145,20 +219,26 @@ def apply_outcomes(
                 detail,
                 error_code=f"Acs{result.http_status_code}",
                 error_message=detail,
+                claim_until=None,
+                due_at=None,
             )
-        elif error is not None and error.ambiguous:
+        elif isinstance(error, AcsThrottledError):
+            wait = (
+                timedelta(seconds=error.retry_after) if error.retry_after else DEFAULT_THROTTLE_WAIT
+            )
+            message = _requeue(message, now, wait, "ACS throttled the sender", keep_ids=False)
+        elif isinstance(error, AcsUnavailableError | AcsTimeoutError) or error is None:
+            detail = error.message if error else "ACS did not answer for this recipient"
+            message = _requeue(message, now, TRANSIENT_RETRY, detail, keep_ids=True)
+        else:
             message = message.advance(
-                Status.UNKNOWN,
+                Status.REJECTED,
                 now,
                 error.message,
                 error_code=error.code,
                 error_message=error.message,
-            )
-        else:
-            detail = error.message if error else "ACS did not answer for this recipient"
-            code = error.code if error else "AcsNoResult"
-            message = message.advance(
-                Status.REJECTED, now, detail, error_code=code, error_message=detail
+                claim_until=None,
+                due_at=None,
             )
         updated.append(message)
     return updated

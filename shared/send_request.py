@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.encoding import utf16_length
@@ -18,7 +19,7 @@ MAX_TAG_LENGTH = 128
 MAX_IDEMPOTENCY_KEY = 255
 
 FIELDS = ("to", "message", "from", "tag", "deliveryReport", "sendAt", "validUntil", "dryRun")
-NOT_YET = ("sendAt", "validUntil")
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,21 +31,27 @@ class SendRequest:
     delivery_report: bool
     dry_run: bool
     fingerprint: str  # what makes two requests "the same" for an Idempotency-Key
+    send_at: datetime | None = None  # None: now
+    valid_until: datetime | None = None
 
 
-def parse_send_request(body: Any, *, pool: tuple[str, ...], default_region: str) -> SendRequest:
+def parse_send_request(
+    body: Any, *, pool: tuple[str, ...], default_region: str, now: datetime | None = None
+) -> SendRequest:
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object", target="body")
     unknown = [k for k in body if k not in FIELDS]
     if unknown:
         raise bad_request(f"unknown field {unknown[0]!r}; expected {', '.join(FIELDS)}", unknown[0])
-    for name in NOT_YET:
-        if name in body:
-            raise bad_request(
-                f"{name} is not supported yet: scheduled sending is not available",
-                name,
-                "NotSupported",
-            )
+    now = now or datetime.now(UTC)
+    send_at = _instant(body, "sendAt")
+    valid_until = _instant(body, "validUntil")
+    if send_at is not None and send_at > now + MAX_SCHEDULE_AHEAD:
+        raise bad_request("'sendAt' may be at most 365 days ahead", "sendAt")
+    if send_at is not None and send_at <= now:
+        send_at = None  # a moment already past means now
+    if valid_until is not None and valid_until <= (send_at or now):
+        raise bad_request("'validUntil' must be later than 'sendAt' (or now)", "validUntil")
     return SendRequest(
         to=_recipients(body.get("to")),
         message=_message(body.get("message")),
@@ -55,7 +62,26 @@ def parse_send_request(body: Any, *, pool: tuple[str, ...], default_region: str)
         fingerprint=hashlib.sha256(
             json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
         ).hexdigest(),
+        send_at=send_at,
+        valid_until=valid_until,
     )
+
+
+def _instant(body: dict[str, Any], name: str) -> datetime | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"'{name}' must be an ISO 8601 time with an offset", name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"'{name}' must be an ISO 8601 time with an offset", name) from None
+    if parsed.tzinfo is None:
+        raise bad_request(
+            f"'{name}' needs a UTC offset (Z or +hh:mm): local times are ambiguous", name
+        )
+    return parsed.astimezone(UTC)
 
 
 def reply_request(to: str, text: str, sender: str | None) -> SendRequest:

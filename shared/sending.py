@@ -1,32 +1,30 @@
-"""Send now: record every recipient, send the rest through ACS, record what ACS said.
+"""Send now what the senders' budgets allow; file everything else in the outbox.
 
-Crash-safety: messages are written as `queued` with their repeatability ids before ACS is
-called, so a retry with the same Idempotency-Key resumes the same batch and resends with the
-same ids (ACS recognises the repeat: nobody is texted twice).
+Order of writes, so that nothing is lost and nobody is texted twice:
+1. outbox rows for every message that will go (those going now too, due after their claim
+   lapses: if this process dies, the outbox drainer finishes the job);
+2. the message rows, those going now claimed and carrying their repeatability ids;
+3. the ACS requests; then the outcome of each message, ETag-conditional.
+A retry with the same Idempotency-Key answers the batch's state instead of sending again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.acs_client import AcsSmsClient
+from shared.acs_client import AcsSmsClient, OutgoingSms
 from shared.config import Settings
 from shared.http_api import ApiError
 from shared.ids import new_batch_id
+from shared.outbox_entry import OutboxEntry
 from shared.phone import normalize_recipients
 from shared.records import BatchRecord, MessageRecord, acs_tag, utcnow
-from shared.send_plan import (
-    apply_outcomes,
-    outgoing,
-    plan_batch,
-    recheck_before_send,
-    send_usage,
-)
+from shared.send_plan import apply_outcomes, claim, outgoing, plan_batch, send_usage
 from shared.send_request import SendRequest
 from shared.sms_views import send_response
 from shared.status import Status
@@ -35,6 +33,10 @@ from shared.store import BatchExistsError, ConcurrentUpdateError, SmsStore, Stor
 log = logging.getLogger("sms.send")
 
 IDEMPOTENCY_LEASE = timedelta(minutes=2)
+CLAIM_LEASE = timedelta(minutes=2)
+RELEASED_WAIT = timedelta(
+    seconds=10
+)  # longer than one send's retries; then the drainer may step in
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,11 @@ class SendAnswer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def outbox_entry(message: MessageRecord) -> OutboxEntry:
+    assert message.due_at is not None
+    return OutboxEntry(message.batch_id, message.index, message.to, message.due_at)
 
 
 class SmsSender:
@@ -64,64 +71,72 @@ class SmsSender:
         idempotency_key: str | None,
         confirming_opt_out: bool = False,
     ) -> SendAnswer:
-        """Send now. `confirming_opt_out` is the one exception to the opt-out filter: the single
-        confirmation the FCC allows right after an opt-out (47 CFR 64.1200(a)(12))."""
-        sender = request.sender or self._settings.default_sender
+        """Send now, queue or schedule. `confirming_opt_out` is the one exception to the opt-out
+        filter: the single confirmation the FCC allows right after an opt-out
+        (47 CFR 64.1200(a)(12))."""
         recipients = normalize_recipients(request.to, self._settings.default_region)
         valid = [r.e164 for r in recipients if r.e164]
+        pool = self._settings.from_numbers
         now = self._clock()
+        senders = [request.sender] if request.sender else list(pool)
         if request.dry_run:
-            opted_out = await self._store.find_opted_out([sender], valid)
+            opt_outs = await self._store.find_opt_outs(senders, valid)
             batch, messages = plan_batch(
-                request, recipients, opted_out, batch_id="", sender=sender, now=now
+                request, recipients, opt_outs, batch_id="", pool=pool, now=now
             )
             return SendAnswer(202, send_response(batch, messages, dry_run=True))
         if confirming_opt_out and len(valid) != 1:
             raise ValueError("an opt-out confirmation goes to exactly one recipient")
 
         batch_id = new_batch_id()
-        existing: tuple[BatchRecord, list[MessageRecord]] | None = None
         if idempotency_key is not None:
-            claim = await self._store.claim_idempotency_key(
+            claimed = await self._store.claim_idempotency_key(
                 idempotency_key,
                 fingerprint=request.fingerprint,
                 batch_id=batch_id,
                 now=now,
                 lease=IDEMPOTENCY_LEASE,
             )
-            if claim.outcome == "mismatch":
+            if claimed.outcome == "mismatch":
                 raise ApiError(
                     422,
                     "IdempotencyKeyReused",
                     "this Idempotency-Key was used with a different request body",
                     target="Idempotency-Key",
                 )
-            if claim.outcome == "in_progress":
+            if claimed.outcome == "in_progress":
                 raise ApiError(
                     409,
                     "IdempotencyKeyInUse",
                     "a request with this Idempotency-Key is still being processed",
                     target="Idempotency-Key",
-                    headers={"Retry-After": str(max(1, round(claim.retry_after)))},
+                    headers={"Retry-After": str(max(1, round(claimed.retry_after)))},
                 )
-            batch_id = claim.batch_id
-            if claim.outcome in ("replay", "resume"):
+            batch_id = claimed.batch_id
+            if claimed.outcome in ("replay", "resume"):
+                # Whatever the first attempt left unsent is in the outbox; answer its state.
                 existing = await self._store.get_batch(batch_id)
-            if claim.outcome == "replay" and existing is not None:
-                batch, messages = existing
-                return SendAnswer(
-                    202, send_response(batch, messages), {"Idempotent-Replayed": "true"}
-                )
+                if existing is not None:
+                    await self._store.complete_idempotency_key(idempotency_key)
+                    return SendAnswer(
+                        202, send_response(*existing), {"Idempotent-Replayed": "true"}
+                    )
 
+        opt_outs = set() if confirming_opt_out else await self._store.find_opt_outs(senders, valid)
+        batch, messages = plan_batch(
+            request, recipients, opt_outs, batch_id=batch_id, pool=pool, now=now
+        )
+        messages = await self._split_by_budget(messages, now)
         try:
-            batch, messages = await self._record(
-                request, recipients, valid, sender, batch_id, existing, now, confirming_opt_out
-            )
+            await self._store.add_outbox_entries([outbox_entry(m) for m in messages if m.due_at])
+            messages = await self._store.create_messages(messages, batch)
+        except BatchExistsError:
+            raise ApiError(409, "Conflict", "this batch was written already; retry") from None
         except StoreUnavailableError:
-            if idempotency_key is not None and existing is None:
+            if idempotency_key is not None:
                 await self._forget_key(idempotency_key)
             raise
-        messages = await self._send_queued(batch, messages, sender)
+        messages = await self._send_claimed(batch, messages)
         await self._store.record_usage(send_usage(batch, messages))
         if idempotency_key is not None:
             await self._store.complete_idempotency_key(idempotency_key)
@@ -131,90 +146,147 @@ class SmsSender:
         )
         return SendAnswer(202, send_response(batch, messages))
 
-    async def _record(
-        self,
-        request: SendRequest,
-        recipients: Sequence[Any],
-        valid: list[str],
-        sender: str,
-        batch_id: str,
-        existing: tuple[BatchRecord, list[MessageRecord]] | None,
-        now: datetime,
-        confirming_opt_out: bool,
-    ) -> tuple[BatchRecord, list[MessageRecord]]:
-        """Write the batch before anything is sent; on a resumed request, keep what exists."""
-        opted_out = (
-            set() if confirming_opt_out else await self._store.find_opted_out([sender], valid)
-        )
-        batch, planned = plan_batch(
-            request, recipients, opted_out, batch_id=batch_id, sender=sender, now=now
-        )
-        if existing is None:
-            try:
-                return batch, await self._store.create_messages(planned, batch)
-            except BatchExistsError:
-                existing = await self._store.get_batch(batch_id)
-                if existing is None:
-                    raise
-        stored_batch, stored = existing
-        have = {m.index for m in stored}
-        missing = [m for m in planned if m.index not in have]
-        if missing:
-            stored += await self._store.create_messages(missing)
-        stored.sort(key=lambda m: m.index)
-        rechecked = recheck_before_send(stored, opted_out, now)
-        changed = [m for m, old in zip(rechecked, stored, strict=True) if m is not old]
-        if changed:
-            saved = {m.index: m for m in await self._store.update_messages(changed)}
-            rechecked = [saved.get(m.index, m) for m in rechecked]
-        return stored_batch, rechecked
-
-    async def _send_queued(
-        self, batch: BatchRecord, messages: list[MessageRecord], sender: str
+    async def _split_by_budget(
+        self, messages: list[MessageRecord], now: datetime
     ) -> list[MessageRecord]:
-        queued = [m for m in messages if m.status is Status.QUEUED]
-        if not queued:
+        """Per sender, hold as many messages as its budget looks able to take now (claimed,
+        with repeatability ids, written so before ACS is called); spread the rest over the
+        coming minutes in the outbox. The budget itself is taken just before sending."""
+        rate = self._settings.rate_per_number_per_minute
+        by_sender: dict[str, list[int]] = defaultdict(list)
+        for position, message in enumerate(messages):
+            if message.status is Status.QUEUED:
+                by_sender[message.sender or ""].append(position)
+        out = list(messages)
+        for sender, positions in by_sender.items():
+            room = int(await self._store.peek_send_budget(sender, now=now, rate_per_minute=rate))
+            for rank, position in enumerate(positions):
+                message = out[position]
+                if rank < room:
+                    out[position] = replace(
+                        claim(message, now, CLAIM_LEASE), due_at=now + CLAIM_LEASE
+                    )
+                else:
+                    wait = timedelta(seconds=(rank - room + 1) * 60.0 / rate)
+                    out[position] = replace(message, due_at=now + wait)
+        return out
+
+    async def _send_claimed(
+        self, batch: BatchRecord, messages: list[MessageRecord]
+    ) -> list[MessageRecord]:
+        now = self._clock()
+        held = [
+            m
+            for m in messages
+            if m.status is Status.QUEUED and m.claim_until is not None and m.claim_until > now
+        ]
+        if not held:
             return messages
-        index_of = {m.to: m.index for m in queued}
-        outcomes = await self._acs.send(
-            sender=queued[0].sender or sender,
-            recipients=[outgoing(m) for m in queued],
-            message=batch.message,
-            enable_delivery_report=batch.delivery_report,
-            tag=lambda chunk: acs_tag(batch.batch_id, [index_of[r.to] for r in chunk]),
-        )
-        updated = apply_outcomes(queued, outcomes, self._clock())
-        saved = await self._save(updated)
+        going, surplus = await self._take_budget(held, now)
+        saved: list[MessageRecord] = []
+        if surplus:  # another instance spent the budget meanwhile: these wait in the outbox
+            saved += await save_outcomes(self._store, [_release(m, now) for m in surplus])
+        if going:
+            updated = await send_to_acs(self._acs, batch, going, now=now, clock=self._clock)
+            saved += await save_outcomes(self._store, updated)
+        requeued = [m for m in saved if m.status is Status.QUEUED and m.due_at is not None]
+        if requeued:
+            await self._store.add_outbox_entries([outbox_entry(m) for m in requeued])
         by_index = {m.index: m for m in saved}
         return [by_index.get(m.index, m) for m in messages]
 
-    async def _save(self, updated: list[MessageRecord]) -> list[MessageRecord]:
-        """ETag-conditional save; if a row changed meanwhile, re-apply on its current state."""
-        try:
-            return await self._store.update_messages(updated)
-        except ConcurrentUpdateError:
-            pass
-        current = await self._store.get_batch(updated[0].batch_id)
-        assert current is not None
-        fresh = {m.index: m for m in current[1]}
-        merged = []
-        for message in updated:
-            base = fresh[message.index]
-            merged.append(
-                base.advance(
-                    message.status,
-                    message.history[-1].at,
-                    message.history[-1].detail,
-                    acs_message_id=message.acs_message_id,
-                    sent_at=message.sent_at,
-                    error_code=message.error_code,
-                    error_message=message.error_message,
-                )
+    async def _take_budget(
+        self, held: list[MessageRecord], now: datetime
+    ) -> tuple[list[MessageRecord], list[MessageRecord]]:
+        by_sender: dict[str, list[MessageRecord]] = defaultdict(list)
+        for message in held:
+            by_sender[message.sender or ""].append(message)
+        going: list[MessageRecord] = []
+        surplus: list[MessageRecord] = []
+        for sender, group in by_sender.items():
+            granted = await self._store.take_send_budget(
+                sender,
+                len(group),
+                now=now,
+                rate_per_minute=self._settings.rate_per_number_per_minute,
             )
-        return await self._store.update_messages(merged)
+            going += group[:granted]
+            surplus += group[granted:]
+        return going, surplus
 
     async def _forget_key(self, key: str) -> None:
         try:
             await self._store.release_idempotency_key(key)
         except Exception:  # best effort: the lease expires anyway
             log.warning("could not release an idempotency key after a storage failure")
+
+
+def _release(message: MessageRecord, now: datetime) -> MessageRecord:
+    """Back to waiting, unsent: no claim, and no ids (a later send gets fresh ones)."""
+    return replace(
+        message,
+        claim_until=None,
+        repeatability_request_id=None,
+        repeatability_first_sent=None,
+        due_at=now + RELEASED_WAIT,
+    )
+
+
+async def send_to_acs(
+    acs: AcsSmsClient,
+    batch: BatchRecord,
+    claimed: Sequence[MessageRecord],
+    *,
+    now: datetime,
+    clock: Callable[[], datetime],
+) -> list[MessageRecord]:
+    """Send claimed messages of one batch, one ACS call per sender; their records after it."""
+    by_sender: dict[str, list[MessageRecord]] = defaultdict(list)
+    for message in claimed:
+        by_sender[message.sender or ""].append(message)
+    updated: list[MessageRecord] = []
+    for sender, group in by_sender.items():
+        index_of = {m.to: m.index for m in group}
+        outcomes = await acs.send(
+            sender=sender,
+            recipients=[outgoing(m) for m in group],
+            message=batch.message,
+            enable_delivery_report=batch.delivery_report,
+            tag=_chunk_tag(batch.batch_id, index_of),
+        )
+        updated += apply_outcomes(group, outcomes, clock())
+    return updated
+
+
+def _chunk_tag(batch_id: str, index_of: dict[str, int]) -> Callable[[Sequence[OutgoingSms]], str]:
+    """Each ACS request's tag names its batch and row range, for the delivery reports."""
+    return lambda chunk: acs_tag(batch_id, [index_of[r.to] for r in chunk])
+
+
+async def save_outcomes(store: SmsStore, updated: list[MessageRecord]) -> list[MessageRecord]:
+    """ETag-conditional save; where a row changed meanwhile (a delivery report that beat us),
+    re-apply on its current state, which only ever moves forward."""
+    try:
+        return await store.update_messages(updated)
+    except ConcurrentUpdateError:
+        pass
+    saved: list[MessageRecord] = []
+    for message in updated:
+        try:
+            saved += await store.update_messages([message])
+            continue
+        except ConcurrentUpdateError:
+            pass
+        [base] = await store.get_messages(message.batch_id, [message.index])
+        merged = base.advance(
+            message.status,
+            message.history[-1].at,
+            message.history[-1].detail,
+            acs_message_id=base.acs_message_id or message.acs_message_id,
+            sent_at=base.sent_at or message.sent_at,
+            error_code=message.error_code,
+            error_message=message.error_message,
+            claim_until=None,
+        )
+        saved += await store.update_messages([merged]) if merged is not base else [base]
+    return saved

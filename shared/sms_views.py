@@ -14,6 +14,8 @@ def send_result(message: MessageRecord, *, dry_run: bool = False) -> dict[str, A
         out["id"] = message.id
     if message.acs_message_id:
         out["acsMessageId"] = message.acs_message_id
+    if message.status.value in ("scheduled", "queued") and message.due_at is not None:
+        out["dueAt"] = iso(message.due_at)
     if message.error_code:
         out["error"] = {"code": message.error_code, "message": message.error_message or ""}
     return out
@@ -28,6 +30,8 @@ def send_response(
         "segments": batch.segments,
         "results": [send_result(m, dry_run=dry_run) for m in messages],
     }
+    if batch.send_at is not None:
+        body["sendAt"] = iso(batch.send_at)
     if dry_run:
         body["dryRun"] = True
     return body
@@ -47,6 +51,8 @@ def message_view(batch: BatchRecord, message: MessageRecord) -> dict[str, Any]:
         "createdAt": iso(message.created_at),
         "sentAt": iso(message.sent_at),
         "deliveredAt": iso(message.delivered_at),
+        "dueAt": iso(message.due_at) if message.status.value in ("scheduled", "queued") else None,
+        "validUntil": iso(message.valid_until),
         "deliveryStatusDetails": message.delivery_status_details,
         "deliveryStatus": message.delivery_status_raw,
         "deliveryAttempts": message.delivery_attempts,

@@ -31,6 +31,8 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.ids import row_key
 from shared.ledger import ConsentEntry, ThreadEntry
+from shared.outbox_entry import OutboxEntry, due_bucket
+from shared.pacing import Bucket, full_bucket
 from shared.records import (
     BATCH_ROW,
     BatchRecord,
@@ -44,12 +46,14 @@ from shared.records import (
 from shared.usage import UsageEvent
 
 MAX_BATCH_OPERATIONS = 100  # Table Storage: at most 100 operations per transaction
-MAX_FILTER_COMPARISONS = 15  # Table Storage: at most 15 discrete comparisons per $filter
+MAX_FILTER_COMPARISONS = 15
+TRANSACTIONS_IN_FLIGHT = 4  # Table Storage: at most 15 discrete comparisons per $filter
 POOL_WIDE = "*"  # optOuts partition of opt-outs that cover every sender of the pool
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 MESSAGES, OPT_OUTS, IDEMPOTENCY = "messages", "optOuts", "idempotency"
 USAGE = "usageEvents"
+OUTBOX, RATE_BUCKETS = "outbox", "rateBuckets"
 THREADS, CONSENT, POISON, ORPHAN_REPORTS = (
     "conversations",
     "consent",
@@ -137,6 +141,7 @@ class SmsStore:
         self._prefix = prefix
         self._ready: dict[str, TableClient] = {}
         self._lock = asyncio.Lock()
+        self._buckets: dict[str, tuple[Bucket, str]] = {}  # last seen state and ETag per sender
 
     @classmethod
     def from_connection_string(cls, connection_string: str, *, prefix: str) -> SmsStore:
@@ -196,6 +201,18 @@ class SmsStore:
             break
         return Page(entities, _encode_token(getattr(pages, "continuation_token", None)))
 
+    async def _transact_all(
+        self, name: str, transactions: Sequence[list[tuple[Any, ...]]]
+    ) -> list[list[str]]:
+        """Independent transactions (other rows or partitions), a few at a time."""
+        gate = asyncio.Semaphore(TRANSACTIONS_IN_FLIGHT)
+
+        async def one(operations: list[tuple[Any, ...]]) -> list[str]:
+            async with gate:
+                return await self._transact(name, operations)
+
+        return list(await asyncio.gather(*(one(t) for t in transactions)))
+
     async def _transact(self, name: str, operations: list[tuple[Any, ...]]) -> list[str]:
         """Submit one transaction; returns the new ETag of each operation."""
         table = await self.table(name)
@@ -220,21 +237,32 @@ class SmsStore:
         entities: list[dict[str, Any]] = [message_to_entity(m) for m in messages]
         if batch is not None:
             entities.insert(0, batch_to_entity(batch))
-        etags: list[str] = []
-        for chunk in _chunks(entities, MAX_BATCH_OPERATIONS):
-            etags += await self._transact(MESSAGES, [("create", e) for e in chunk])
+        chunks = [[("create", e) for e in c] for c in _chunks(entities, MAX_BATCH_OPERATIONS)]
+        etags = [etag for done in await self._transact_all(MESSAGES, chunks) for etag in done]
         if batch is not None:
             etags = etags[1:]
         return [_with_etag(m, etag) for m, etag in zip(messages, etags, strict=True)]
 
     @_translated
     async def update_messages(self, messages: Sequence[MessageRecord]) -> list[MessageRecord]:
-        """ETag-conditional merge of changed messages, 100 to a transaction."""
-        result: list[MessageRecord] = []
-        for chunk in _chunks(messages, MAX_BATCH_OPERATIONS):
-            etags = await self._transact(MESSAGES, [_conditional_update(m) for m in chunk])
-            result += [_with_etag(m, etag) for m, etag in zip(chunk, etags, strict=True)]
-        return result
+        """ETag-conditional replace of changed messages, 100 to a transaction.
+
+        Replace, not merge: the record is the whole row, so a field set back to None (a released
+        claim, repeatability ids that must not be reused) is really gone.
+        """
+        by_batch: dict[str, list[MessageRecord]] = {}
+        for message in messages:
+            by_batch.setdefault(message.batch_id, []).append(message)
+        chunks = [c for group in by_batch.values() for c in _chunks(group, MAX_BATCH_OPERATIONS)]
+        done = await self._transact_all(
+            MESSAGES, [[_conditional_update(m) for m in c] for c in chunks]
+        )
+        saved = {
+            (m.batch_id, m.index): _with_etag(m, etag)
+            for chunk, etags in zip(chunks, done, strict=True)
+            for m, etag in zip(chunk, etags, strict=True)
+        }
+        return [saved[(m.batch_id, m.index)] for m in messages]
 
     @_translated
     async def get_batch(self, batch_id: str) -> tuple[BatchRecord, list[MessageRecord]] | None:
@@ -313,6 +341,13 @@ class SmsStore:
     @_translated
     async def find_opted_out(self, senders: Sequence[str], recipients: Sequence[str]) -> set[str]:
         """Which recipients may not be texted by any of `senders` (pool-wide opt-outs included)."""
+        return {recipient for _, recipient in await self.find_opt_outs(senders, recipients)}
+
+    @_translated
+    async def find_opt_outs(
+        self, senders: Sequence[str], recipients: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """The (scope, recipient) opt-outs among these senders (and `*`) and recipients."""
         if not recipients:
             return set()
         partitions = [POOL_WIDE, *dict.fromkeys(senders)]
@@ -323,27 +358,27 @@ class SmsStore:
 
     async def _opted_out_by_key(
         self, partitions: list[str], recipients: Sequence[str], per_query: int
-    ) -> set[str]:
-        found: set[str] = set()
+    ) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
         for chunk in _chunks(list(recipients), per_query):
             params: dict[str, Any] = {f"p{i}": p for i, p in enumerate(partitions)}
             params.update({f"r{i}": r for i, r in enumerate(chunk)})
             pk = " or ".join(f"PartitionKey eq @p{i}" for i in range(len(partitions)))
             rk = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
             async for entity in self._query(
-                OPT_OUTS, f"( {pk} ) and ( {rk} )", params, select=["RowKey"]
+                OPT_OUTS, f"( {pk} ) and ( {rk} )", params, select=["PartitionKey", "RowKey"]
             ):
-                found.add(entity["RowKey"])
+                found.add((entity["PartitionKey"], entity["RowKey"]))
         return found
 
     async def _opted_out_by_range(
         self, partitions: list[str], recipients: Sequence[str]
-    ) -> set[str]:
+    ) -> set[tuple[str, str]]:
         # One scan per partition over the recipients' key range: the cost follows the number of
         # opt-outs in that range, not the number of recipients.
         wanted = set(recipients)
         low, high = min(wanted), max(wanted)
-        found: set[str] = set()
+        found: set[tuple[str, str]] = set()
         for partition in partitions:
             async for entity in self._query(
                 OPT_OUTS,
@@ -352,7 +387,7 @@ class SmsStore:
                 select=["RowKey"],
             ):
                 if entity["RowKey"] in wanted:
-                    found.add(entity["RowKey"])
+                    found.add((partition, entity["RowKey"]))
         return found
 
     @_translated
@@ -472,6 +507,150 @@ class SmsStore:
         table = await self.table(ORPHAN_REPORTS)
         await table.delete_entity(partition, row)
 
+    # --- outbox and rate buckets -----------------------------------------------------------
+
+    @_translated
+    async def add_outbox_entries(self, entries: Sequence[OutboxEntry]) -> None:
+        """Upsert, 100 to a transaction per due-minute partition: a repeat writes the same row."""
+        by_bucket: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            by_bucket.setdefault(entry.bucket, []).append(entry.to_entity())
+        transactions = [
+            [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
+            for rows in by_bucket.values()
+            for chunk in _chunks(
+                list({r["RowKey"]: r for r in rows}.values()), MAX_BATCH_OPERATIONS
+            )
+        ]
+        await self._transact_all(OUTBOX, transactions)
+
+    @_translated
+    async def remove_outbox_entries(self, entries: Sequence[OutboxEntry]) -> None:
+        by_bucket: dict[str, set[str]] = {}
+        for entry in entries:
+            by_bucket.setdefault(entry.bucket, set()).add(entry.row_key)
+        table = await self.table(OUTBOX)
+        for bucket, rows in by_bucket.items():
+            for chunk in _chunks(sorted(rows), MAX_BATCH_OPERATIONS):
+                try:
+                    await self._transact(
+                        OUTBOX,
+                        [("delete", {"PartitionKey": bucket, "RowKey": r}) for r in chunk],
+                    )
+                except HttpResponseError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    for row in chunk:  # one was gone already: delete the rest one by one
+                        await table.delete_entity(bucket, row)
+
+    @_translated
+    async def list_due_outbox(self, now: datetime, *, limit: int) -> list[OutboxEntry]:
+        """Entries of every due-minute partition up to now, oldest first."""
+        out: list[OutboxEntry] = []
+        async for entity in self._query(
+            OUTBOX, "PartitionKey le @bucket", {"bucket": due_bucket(now)}
+        ):
+            out.append(OutboxEntry.from_entity(entity))
+            if len(out) >= limit:
+                break
+        return out
+
+    @_translated
+    async def find_outbox_for(self, recipient: str) -> list[OutboxEntry]:
+        """Everything waiting for one recipient (a scan: opt-outs are rare, sends are not)."""
+        return [
+            OutboxEntry.from_entity(e)
+            async for e in self._query(OUTBOX, "To eq @to", {"to": recipient})
+        ]
+
+    @_translated
+    async def take_send_budget(
+        self, sender: str, want: int, *, now: datetime, rate_per_minute: int
+    ) -> int:
+        """Take up to `want` tokens from the sender's shared bucket, ETag-safe across instances.
+        The last state this process saw is tried first: one round trip while nobody else sends
+        from that number, a re-read when someone did."""
+        if want <= 0:
+            return 0
+        table = await self.table(RATE_BUCKETS)
+        for _ in range(10):
+            cached = self._buckets.get(sender)
+            if cached is None:
+                try:
+                    entity = await table.get_entity(sender, "")
+                    cached = (
+                        Bucket(float(entity["Tokens"]), _aware(entity["At"])),
+                        str(entity.metadata["etag"]),
+                    )
+                except ResourceNotFoundError:
+                    cached = None
+            bucket = cached[0] if cached else full_bucket(now, rate_per_minute)
+            granted, after = bucket.take(want, now, rate_per_minute)
+            row = {"PartitionKey": sender, "RowKey": "", "Tokens": after.tokens, "At": after.at}
+            try:
+                if cached is None:
+                    meta = await table.create_entity(row)
+                else:
+                    meta = await table.update_entity(
+                        row,
+                        mode=UpdateMode.REPLACE,
+                        etag=cached[1],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceExistsError, ResourceModifiedError):
+                self._buckets.pop(sender, None)  # someone else took tokens: read again
+                continue
+            self._buckets[sender] = (after, str(meta["etag"]))
+            return granted
+        return 0
+
+    @_translated
+    async def peek_send_budget(self, sender: str, *, now: datetime, rate_per_minute: int) -> float:
+        """Tokens the sender's bucket holds now, from what this process last saw if it can."""
+        cached = self._buckets.get(sender)
+        if cached is not None:
+            return cached[0].available(now, rate_per_minute)
+        table = await self.table(RATE_BUCKETS)
+        try:
+            entity = await table.get_entity(sender, "")
+        except ResourceNotFoundError:
+            return float(rate_per_minute)
+        bucket = Bucket(float(entity["Tokens"]), _aware(entity["At"]))
+        self._buckets[sender] = (bucket, str(entity.metadata["etag"]))
+        return bucket.available(now, rate_per_minute)
+
+    @_translated
+    async def get_messages(self, batch_id: str, indexes: Sequence[int]) -> list[MessageRecord]:
+        """Rows of one batch by index, in one range query per run of at most 100 rows."""
+        wanted = sorted(set(indexes))
+        found: list[MessageRecord] = []
+        for chunk in _chunks(wanted, MAX_BATCH_OPERATIONS):
+            want = set(chunk)
+            async for entity in self._query(
+                MESSAGES,
+                "PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
+                {"pk": batch_id, "low": row_key(chunk[0]), "high": row_key(chunk[-1])},
+            ):
+                if int(entity["RowKey"]) in want:
+                    found.append(message_from_entity(entity, _etag(entity)))
+        return found
+
+    @_translated
+    async def batch_status_counts(self, batch_id: str) -> dict[str, int] | None:
+        counts: dict[str, int] = {}
+        header = False
+        async for entity in self._query(
+            MESSAGES,
+            "PartitionKey eq @pk and ( RowKey lt @digits_end or RowKey eq @batch )",
+            {"pk": batch_id, "digits_end": ":", "batch": BATCH_ROW},
+            select=["RowKey", "Status"],
+        ):
+            if entity["RowKey"] == BATCH_ROW:
+                header = True
+            else:
+                counts[entity["Status"]] = counts.get(entity["Status"], 0) + 1
+        return counts if header else None
+
     # --- usage events ------------------------------------------------------------------------
 
     @_translated
@@ -480,12 +659,14 @@ class SmsStore:
         by_hour: dict[str, list[dict[str, Any]]] = {}
         for event in events:
             by_hour.setdefault(event.hour, []).append(event.to_entity())
-        for rows in by_hour.values():
-            unique = list({(r["RowKey"]): r for r in rows}.values())  # once per transaction
-            for chunk in _chunks(unique, MAX_BATCH_OPERATIONS):
-                await self._transact(
-                    USAGE, [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
-                )
+        transactions = [  # a row appears once per transaction
+            [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
+            for rows in by_hour.values()
+            for chunk in _chunks(
+                list({r["RowKey"]: r for r in rows}.values()), MAX_BATCH_OPERATIONS
+            )
+        ]
+        await self._transact_all(USAGE, transactions)
 
     @_translated
     async def list_usage(self, hour: str) -> list[UsageEvent]:
@@ -606,9 +787,9 @@ def _conditional_update(message: MessageRecord) -> tuple[Any, ...]:
             "update",
             entity,
             {
-                "mode": UpdateMode.MERGE,
+                "mode": UpdateMode.REPLACE,
                 "etag": message.etag,
                 "match_condition": MatchConditions.IfNotModified,
             },
         )
-    return ("update", entity, {"mode": UpdateMode.MERGE})
+    return ("update", entity, {"mode": UpdateMode.REPLACE})

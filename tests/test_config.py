@@ -58,6 +58,8 @@ def test_tables_fall_back_to_azure_web_jobs_storage() -> None:
         ({"SMS_TABLE_PREFIX": "sms-x"}, "SMS_TABLE_PREFIX"),
         ({"SMS_RATE_PER_NUMBER_PER_MINUTE": "fast"}, "SMS_RATE_PER_NUMBER_PER_MINUTE"),
         ({"SMS_RATE_PER_NUMBER_PER_MINUTE": "0"}, "SMS_RATE_PER_NUMBER_PER_MINUTE"),
+        ({"SMS_QUIET_HOURS": "9pm-8am"}, "SMS_QUIET_HOURS"),
+        ({"SMS_REPORT_TIMEOUT_MINUTES": "-5"}, "SMS_REPORT_TIMEOUT_MINUTES"),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_setting(

@@ -9,6 +9,7 @@ import pytest
 import on_delivery_report
 import send_sms
 from shared.runtime import get_services
+from shared.sending import save_outcomes
 from shared.store import StoreUnavailableError
 from tests.conftest import SENDERS
 from tests.helpers import (
@@ -132,7 +133,7 @@ async def test_report_before_the_send_is_recorded_as_accepted(sandbox_url: str) 
     assert (await view(sent["id"]))["status"] == "delivered"
     # The send's own update now arrives with a stale ETag: it is re-applied, not forced.
     late = queued.advance(Status.ACCEPTED, queued.created_at, acs_message_id=sent["acsMessageId"])
-    await services.sender._save([late])
+    await save_outcomes(services.store, [late])
     message = await view(sent["id"])
     assert message["status"] == "delivered"
     assert message["acsMessageId"] == sent["acsMessageId"]

@@ -36,6 +36,7 @@ def stack() -> Iterator[Ports]:
             "TABLES_CONNECTION_STRING": tables,
             "AzureWebJobsStorage": tables,
             "SMS_TABLE_PREFIX": "e2e",
+            "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
         },
         sandbox_env={"ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2"},
     )
@@ -102,6 +103,25 @@ def test_send_report_stop_and_thread(stack: Ports) -> None:
 
         events = http.get(f"{sandbox}/sandbox/events").json()["value"]
         assert events and all(e["delivered"] for e in events)  # the host answered 202 every time
+
+
+def test_a_scheduled_message_goes_out_through_the_timer(stack: Ports) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    api = f"http://127.0.0.1:{stack.host}/api"
+    person = "+12065550171"
+    send_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    with httpx.Client(timeout=10) as http:
+        answer = http.post(f"{api}/sms", json={"to": person, "message": "later", "sendAt": send_at})
+        [result] = answer.json()["results"]
+        assert result["status"] == "scheduled"
+
+        def status() -> str:
+            return str(http.get(f"{api}/sms/{result['id']}").json()["status"])
+
+        assert eventually(lambda: status() == "delivered", within=20), status()
+        batch = http.get(f"{api}/sms/batches/{answer.json()['batchId']}").json()
+        assert batch["counts"] == {"delivered": 1} and batch["done"] is True
 
 
 def test_errors_over_http_are_json_not_stack_traces(stack: Ports) -> None:

@@ -13,6 +13,8 @@ from local.func_host import check_function
 from local.stack import ROOT
 
 FOLDERS = sorted(p.parent for p in ROOT.glob("*/function.json"))
+# The settings a deployment must have: the example's (schedules resolve from them).
+SETTINGS = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
 
 
 def test_the_app_has_its_functions() -> None:
@@ -28,7 +30,7 @@ def test_the_app_has_its_functions() -> None:
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
 def test_function_loads_like_the_worker_loads_it(folder: Path) -> None:
-    assert check_function(folder, {}) == []
+    assert check_function(folder, SETTINGS) == []
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)

@@ -1,78 +1,152 @@
 from datetime import UTC, datetime, timedelta
 
-from shared.acs_client import AcsThrottledError, AcsTimeoutError, ChunkOutcome, SmsSendResult
+from shared.acs_client import (
+    AcsAuthenticationError,
+    AcsThrottledError,
+    AcsTimeoutError,
+    ChunkOutcome,
+    SmsSendResult,
+)
+from shared.pacing import sticky_sender
 from shared.phone import normalize_recipients
-from shared.send_plan import apply_outcomes, outgoing, plan_batch, recheck_before_send
+from shared.send_plan import (
+    apply_outcomes,
+    claim,
+    outgoing,
+    plan_batch,
+    recheck_before_send,
+)
 from shared.send_request import parse_send_request
 from shared.status import Status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+POOL = ("+18005550100", "+18005550101", "+18005550102")
 
 
-def plan(to: list[str], opted_out: set[str] = frozenset()):  # type: ignore[assignment]
+def plan(to: list[str], opt_outs: set[tuple[str, str]] | None = None, **fields: object):
     request = parse_send_request(
-        {"to": to, "message": "hello €", "tag": "t"}, pool=("+18005550100",), default_region="US"
-    )
-    counter = iter(range(1000))
-    return plan_batch(
-        request,
-        normalize_recipients(to, "US"),
-        set(opted_out),
-        batch_id="B",
-        sender="+18005550100",
+        {"to": to, "message": "hello €", "tag": "t", **fields},
+        pool=POOL,
+        default_region="US",
         now=NOW,
-        new_id=lambda: f"id-{next(counter)}",
     )
+    return plan_batch(
+        request, normalize_recipients(to, "US"), opt_outs or set(), batch_id="B", pool=POOL, now=NOW
+    )
+
+
+def ids() -> object:
+    counter = iter(range(1000))
+    return lambda: f"id-{next(counter)}"
 
 
 def test_plan_gives_each_distinct_recipient_its_fate() -> None:
-    batch, messages = plan(["+14255550100", "junk", "+14255550101", "4255550100"], {"+14255550101"})
+    a, b = "+14255550100", "+14255550101"
+    batch, messages = plan([a, "junk", b, "4255550100"], {("*", b)})
     assert (batch.encoding, batch.segments, batch.recipient_count) == ("GSM-7", 1, 3)
     assert [(m.to, m.status) for m in messages] == [
-        ("+14255550100", Status.QUEUED),
+        (a, Status.QUEUED),
         ("junk", Status.INVALID),
-        ("+14255550101", Status.OPTED_OUT),
+        (b, Status.OPTED_OUT),
     ]
-    assert messages[0].repeatability_request_id == "id-0"
-    assert messages[0].repeatability_first_sent == "Wed, 25 Nov 2026 12:00:00 GMT"
+    assert messages[0].sender == sticky_sender(POOL, a)
+    assert messages[0].repeatability_request_id is None  # ids are given when it is claimed
+    assert messages[0].due_at == NOW and messages[0].tag == "t"
     assert messages[1].error_message == "not a phone number"
-    assert messages[2].repeatability_request_id is None
     assert [m.id for m in messages] == ["B-0", "B-1", "B-2"]
     assert all(len(m.history) == 1 for m in messages)
 
 
-def test_outcomes_map_to_statuses() -> None:
-    _, messages = plan(["+14255550100", "+14255550101", "+14255550102", "+14255550103"])
+def test_sender_scoped_opt_out_applies_to_that_sender_only() -> None:
+    to = "+14255550100"
+    mine = sticky_sender(POOL, to)
+    other = next(s for s in POOL if s != mine)
+    assert plan([to], {(other, to)})[1][0].status is Status.QUEUED
+    assert plan([to], {(mine, to)})[1][0].status is Status.OPTED_OUT
+    assert plan([to], {(other, to)}, **{"from": other})[1][0].status is Status.OPTED_OUT
+
+
+def test_scheduled_messages_wait_for_send_at() -> None:
+    batch, [message] = plan(
+        ["+14255550100"], sendAt="2026-11-26T09:00:00Z", validUntil="2026-11-26T10:00:00Z"
+    )
+    assert message.status is Status.SCHEDULED
+    assert message.due_at == datetime(2026, 11, 26, 9, tzinfo=UTC)
+    assert message.valid_until == datetime(2026, 11, 26, 10, tzinfo=UTC)
+    assert batch.send_at == message.due_at
+
+
+def test_claim_gives_fresh_repeatability_ids_once() -> None:
+    _, [message] = plan(["+14255550100"], sendAt="2026-11-26T09:00:00Z")
+    later = NOW + timedelta(days=1)
+    held = claim(message, later, timedelta(minutes=2), new_id=lambda: "id-1")
+    assert held.status is Status.QUEUED and held.claim_until == later + timedelta(minutes=2)
+    assert held.repeatability_request_id == "id-1"
+    assert held.repeatability_first_sent == "Thu, 26 Nov 2026 12:00:00 GMT"
+    again = claim(held, later + timedelta(seconds=30), timedelta(minutes=2), new_id=lambda: "id-2")
+    assert again.repeatability_request_id == "id-1"  # a retry keeps its ids
+
+
+def test_outcomes_map_to_statuses_and_requeues() -> None:
+    to = [
+        "+14255550100",
+        "+14255550101",
+        "+14255550102",
+        "+14255550103",
+        "+14255550104",
+        "+14255550105",
+    ]
+    _, planned = plan(to)
+    messages = [claim(m, NOW, timedelta(minutes=2), new_id=lambda: "x") for m in planned]
     sent = [outgoing(m) for m in messages]
     outcomes = [
         ChunkOutcome(
-            sent[:2],
+            sent[:3],
             [
-                SmsSendResult("+14255550100", "acs-1", 202, True),
-                SmsSendResult("+14255550101", None, 400, False, "Invalid To phone number format."),
+                SmsSendResult(to[0], "acs-1", 202, True),
+                SmsSendResult(to[1], None, 400, False, "Invalid To phone number format."),
+                SmsSendResult(to[2], None, 503, False, "ServiceUnavailable"),
             ],
         ),
-        ChunkOutcome(sent[2:3], [], AcsThrottledError("slow down", retry_after=3)),
-        ChunkOutcome(sent[3:], [], AcsTimeoutError("no answer")),
+        ChunkOutcome(sent[3:4], [], AcsThrottledError("slow down", retry_after=7)),
+        ChunkOutcome(sent[4:5], [], AcsTimeoutError("no answer")),
+        ChunkOutcome(
+            sent[5:], [], AcsAuthenticationError("no", status_code=401, code="Unauthorized")
+        ),
     ]
     later = NOW + timedelta(seconds=1)
     out = apply_outcomes(messages, outcomes, later)
     assert [m.status for m in out] == [
         Status.ACCEPTED,
         Status.REJECTED,
+        Status.QUEUED,
+        Status.QUEUED,
+        Status.QUEUED,
         Status.REJECTED,
-        Status.UNKNOWN,
     ]
-    assert out[0].acs_message_id == "acs-1" and out[0].sent_at == later
+    assert (
+        out[0].acs_message_id == "acs-1" and out[0].sent_at == later and out[0].claim_until is None
+    )
     assert out[1].error_code == "Acs400"
-    assert out[2].error_code == "Throttled"
-    assert out[3].error_code == "Timeout"
+    assert out[2].repeatability_request_id == "x"  # ACS may have acted: retry as a repeat
+    assert out[3].due_at == later + timedelta(seconds=7)  # throttled: after Retry-After,
+    assert out[3].repeatability_request_id is None  # with new ids (ACS did not act on it)
+    assert out[4].repeatability_request_id == "x" and out[4].claim_until is None
+    assert out[5].error_code == "Unauthorized"
     assert [h.status for h in out[0].history] == [Status.QUEUED, Status.ACCEPTED]
 
 
-def test_resumed_queued_messages_recheck_opt_outs_and_age() -> None:
-    _, messages = plan(["+14255550100", "+14255550101", "+14255550102"])
-    fresh = recheck_before_send(messages, {"+14255550101"}, NOW + timedelta(minutes=1))
+def test_recheck_before_send() -> None:
+    _, planned = plan(
+        ["+14255550100", "+14255550101", "+14255550102"], validUntil="2026-11-25T13:00:00Z"
+    )
+    fresh = recheck_before_send(planned, {("*", "+14255550101")}, NOW + timedelta(minutes=1))
     assert [m.status for m in fresh] == [Status.QUEUED, Status.OPTED_OUT, Status.QUEUED]
-    stale = recheck_before_send(messages, set(), NOW + timedelta(minutes=10))
+    expired = recheck_before_send(planned, set(), NOW + timedelta(hours=2))
+    assert {m.status for m in expired} == {Status.EXPIRED}
+    tried = [claim(m, NOW, timedelta(minutes=2)) for m in planned]
+    stale = recheck_before_send(tried, set(), NOW + timedelta(minutes=10))
     assert {m.status for m in stale} == {Status.UNKNOWN}
+    assert {m.status for m in recheck_before_send(planned, set(), NOW + timedelta(minutes=10))} == {
+        Status.QUEUED
+    }

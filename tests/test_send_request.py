@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -8,8 +9,26 @@ from shared.send_request import parse_idempotency_key, parse_send_request
 POOL = ("+18005550100", "+18005550101")
 
 
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
 def parse(body: Any):
-    return parse_send_request(body, pool=POOL, default_region="US")
+    return parse_send_request(body, pool=POOL, default_region="US", now=NOW)
+
+
+def test_schedule_fields() -> None:
+    request = parse(
+        {
+            "to": "+14255550123",
+            "message": "hi",
+            "sendAt": "2026-11-26T09:00:00-08:00",
+            "validUntil": "2026-11-26T18:00:00+00:00",
+        }
+    )
+    assert request.send_at == datetime(2026, 11, 26, 17, tzinfo=UTC)
+    assert request.valid_until == datetime(2026, 11, 26, 18, tzinfo=UTC)
+    past = parse({"to": "+14255550123", "message": "hi", "sendAt": "2026-11-25T11:59:00Z"})
+    assert past.send_at is None  # already due: send now
 
 
 def test_minimal_request() -> None:
@@ -62,9 +81,22 @@ def test_fingerprint_ignores_key_order_but_not_content() -> None:
         ({"to": "+14255550123", "message": "hi", "tag": "a\nb"}, 400, "tag"),
         ({"to": "+14255550123", "message": "hi", "dryRun": "yes"}, 400, "dryRun"),
         ({"to": "+14255550123", "message": "hi", "deliveryReport": 1}, 400, "deliveryReport"),
-        ({"to": "+14255550123", "message": "hi", "sendAt": "2030-01-01T00:00:00Z"}, 400, "sendAt"),
+        ({"to": "+14255550123", "message": "hi", "sendAt": "tomorrow"}, 400, "sendAt"),
+        ({"to": "+14255550123", "message": "hi", "sendAt": "2030-01-01T00:00:00"}, 400, "sendAt"),
+        ({"to": "+14255550123", "message": "hi", "sendAt": 1767225600}, 400, "sendAt"),
+        ({"to": "+14255550123", "message": "hi", "sendAt": "2099-01-01T00:00:00Z"}, 400, "sendAt"),
         (
-            {"to": "+14255550123", "message": "hi", "validUntil": "2030-01-01T00:00:00Z"},
+            {"to": "+14255550123", "message": "hi", "validUntil": "2020-01-01T00:00:00Z"},
+            400,
+            "validUntil",
+        ),
+        (
+            {
+                "to": "+1425",
+                "message": "hi",
+                "sendAt": "2026-12-02T00:00:00Z",
+                "validUntil": "2026-12-01T00:00:00Z",
+            },
             400,
             "validUntil",
         ),

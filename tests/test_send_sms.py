@@ -55,8 +55,9 @@ async def test_bulk_send_of_250(sandbox_url: str) -> None:
     assert {r["error"]["code"] for r in results if r["status"] == "invalid"} == {"InvalidNumber"}
 
     requests = sandbox_get(sandbox_url, "/sandbox/requests")
-    assert len(requests) == 3
-    assert sorted(len(r["recipients"]) for r in requests) == [44, 100, 100]
+    assert len(requests) == 3  # spread over the pool: one request per sender, each ≤ 100
+    assert sorted(r["from"] for r in requests) == sorted(SENDERS)
+    assert sum(len(r["recipients"]) for r in requests) == 244
     inbox = sandbox_get(sandbox_url, "/sandbox/messages")
     assert Counter(m["to"] for m in inbox) == Counter(valid)  # each valid, opted-in number once
     assert not {m["to"] for m in inbox} & set(opted)
@@ -169,8 +170,13 @@ async def test_bad_requests_get_4xx_json(
 
 async def test_delete_and_wrong_methods_are_clear_errors() -> None:
     delete = await send_sms.main(http_request("DELETE", "sms/x", route_params={"id": "x"}))
-    assert delete.status_code == 400
-    assert response_json(delete)["error"]["code"] == "NotSupported"
+    assert delete.status_code == 404
+    sent = response_json(await post_sms({"to": "+12065550199", "message": "hi"}))["results"][0]
+    gone = await send_sms.main(
+        http_request("DELETE", f"sms/{sent['id']}", route_params={"id": sent["id"]})
+    )
+    assert gone.status_code == 409
+    assert response_json(gone)["error"]["code"] == "NotCancelable"
     get_all = await send_sms.main(http_request("GET", "sms"))
     assert get_all.status_code == 405
 

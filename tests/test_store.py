@@ -25,7 +25,7 @@ def planned(count: int):
         normalize_recipients(to, "US"),
         set(),
         batch_id=new_batch_id(),
-        sender="+18005550100",
+        pool=("+18005550100",),
         now=NOW,
     )
 

@@ -1,0 +1,264 @@
+"""The outbox drainer: what `schedule_reminder` does on every tick.
+
+For each due outbox row it reads the message (the truth) and decides: already final or stale →
+forget the row; opted out, expired or too old to resend safely → settle it; scheduled inside
+the recipient's quiet hours → file it again for the window's end; otherwise send it, as fast as
+the sender's shared budget allows. A message is claimed with an ETag-conditional write before it
+is sent, so two overlapping runs (or a run and a request) never send it twice. Rows of sent
+messages are kept until the delivery-report deadline, when a message still without a report
+becomes `unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from shared.acs_client import AcsSmsClient
+from shared.outbox_entry import OutboxEntry, due_bucket
+from shared.quiet_hours import QuietHours, defer_until
+from shared.records import BatchRecord, MessageRecord, utcnow
+from shared.send_plan import claim, recheck_before_send, send_usage
+from shared.sending import CLAIM_LEASE, save_outcomes, send_to_acs
+from shared.status import FINAL, Status
+from shared.store import ConcurrentUpdateError, SmsStore
+
+log = logging.getLogger("sms.outbox")
+
+DRAIN_LIMIT = 5000
+
+
+@dataclass
+class DrainReport:
+    """What one run did, for its log line and for tests."""
+
+    looked_at: int = 0
+    sent: Counter[str] | None = None
+    settled: Counter[str] | None = None
+    deferred: int = 0
+    waiting: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.looked_at} due, sent {dict(self.sent or {})}, settled "
+            f"{dict(self.settled or {})}, deferred {self.deferred}, waiting {self.waiting}"
+        )
+
+
+class OutboxDrainer:
+    def __init__(
+        self,
+        store: SmsStore,
+        acs: AcsSmsClient,
+        *,
+        rate_per_minute: int,
+        quiet_hours: QuietHours | None,
+        report_timeout: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._acs = acs
+        self._rate = rate_per_minute
+        self._quiet = quiet_hours
+        self._report_timeout = report_timeout
+        self._clock = clock
+
+    async def drain(self, limit: int = DRAIN_LIMIT) -> DrainReport:
+        now = self._clock()
+        report = DrainReport(sent=Counter(), settled=Counter())
+        # Rows are filed by minute; only those whose own time has come are read further.
+        entries = [
+            e for e in await self._store.list_due_outbox(now, limit=limit) if e.due_at <= now
+        ]
+        report.looked_at = len(entries)
+        if not entries:
+            return report
+        batches, messages = await self._load(entries)
+        forget: list[OutboxEntry] = []
+        refile: list[OutboxEntry] = []
+        settle: list[MessageRecord] = []
+        candidates: list[tuple[OutboxEntry, MessageRecord]] = []
+        waiting = [m for m in messages.values() if m.status in (Status.QUEUED, Status.SCHEDULED)]
+        opt_outs = await self._store.find_opt_outs(
+            sorted({m.sender or "" for m in waiting}), sorted({m.to for m in waiting})
+        )
+        for entry in entries:
+            message = messages.get((entry.batch_id, entry.index))
+            batch = batches.get(entry.batch_id)
+            if message is None or batch is None or message.status in FINAL:
+                forget.append(entry)  # done, or left by a request that died before writing it
+            elif message.status in (Status.ACCEPTED, Status.UNKNOWN):
+                self._watch(entry, message, batch, now, forget, refile, settle)
+            elif message.claim_until is not None and message.claim_until > now:
+                log.info(
+                    "DEBUG claimed %s until %s now %s due %s",
+                    message.id,
+                    message.claim_until,
+                    now,
+                    message.due_at,
+                )
+                report.waiting += 1  # someone is sending it right now
+            elif message.due_at is not None and due_bucket(message.due_at) != entry.bucket:
+                forget.append(entry)  # filed again elsewhere since
+            else:
+                [checked] = recheck_before_send([message], opt_outs, now)
+                if checked is not message:
+                    settle.append(checked)
+                    forget.append(entry)
+                    continue
+                allowed = self._allowed_at(message, now)
+                if allowed > now:
+                    moved = replace(entry, due_at=allowed)
+                    refile.append(moved)
+                    settle.append(replace(message, due_at=allowed))
+                    forget.append(entry)
+                    report.deferred += 1
+                elif message.due_at is not None and message.due_at > now:
+                    report.waiting += 1
+                else:
+                    candidates.append((entry, message))
+        await self._store.add_outbox_entries(refile)  # new rows before old ones go
+        saved_settled = await self._save_each(settle)
+        for message in saved_settled:
+            if message.status in FINAL:
+                assert report.settled is not None
+                report.settled[message.status.value] += 1
+        await self._record(batches, saved_settled)
+        sent, done, filed = await self._send(candidates, batches, now)
+        assert report.sent is not None
+        report.sent.update(m.status.value for m in sent)
+        report.waiting += len(candidates) - len(sent)
+        # A row filed again this run under the same minute is the same row: keep it.
+        kept = {(e.bucket, e.row_key) for e in refile + filed}
+        await self._store.remove_outbox_entries(
+            [e for e in forget + done if (e.bucket, e.row_key) not in kept]
+        )
+        log.info("outbox: %s", report.summary())
+        return report
+
+    def _allowed_at(self, message: MessageRecord, now: datetime) -> datetime:
+        """Quiet hours hold back scheduled messages only: a send the caller asked for now is
+        the caller's call (a sign-in code must not wait for morning)."""
+        if message.status is not Status.SCHEDULED:
+            return now
+        return defer_until(self._quiet, message.to, now)
+
+    def _watch(
+        self,
+        entry: OutboxEntry,
+        message: MessageRecord,
+        batch: BatchRecord,
+        now: datetime,
+        forget: list[OutboxEntry],
+        refile: list[OutboxEntry],
+        settle: list[MessageRecord],
+    ) -> None:
+        """A sent message's row: wait for its report until the deadline, then call it unknown."""
+        forget.append(entry)
+        if not batch.delivery_report or message.status is not Status.ACCEPTED:
+            return
+        deadline = (message.sent_at or message.created_at) + self._report_timeout
+        if now < deadline:
+            refile.append(replace(entry, due_at=deadline))
+        else:
+            note = f"no delivery report within {self._report_timeout}"
+            settle.append(message.advance(Status.UNKNOWN, now, note))
+
+    async def _load(
+        self, entries: Sequence[OutboxEntry]
+    ) -> tuple[dict[str, BatchRecord], dict[tuple[str, int], MessageRecord]]:
+        by_batch: dict[str, list[int]] = defaultdict(list)
+        for entry in entries:
+            by_batch[entry.batch_id].append(entry.index)
+        batches: dict[str, BatchRecord] = {}
+        messages: dict[tuple[str, int], MessageRecord] = {}
+        for batch_id, indexes in by_batch.items():
+            header = await self._store.get_batch_header(batch_id)
+            if header is None:
+                continue
+            batches[batch_id] = header
+            for message in await self._store.get_messages(batch_id, indexes):
+                messages[(batch_id, message.index)] = message
+        return batches, messages
+
+    async def _send(
+        self,
+        candidates: list[tuple[OutboxEntry, MessageRecord]],
+        batches: dict[str, BatchRecord],
+        now: datetime,
+    ) -> tuple[list[MessageRecord], list[OutboxEntry], list[OutboxEntry]]:
+        """Claim what each sender's budget allows, oldest first, and send it. Returns what was
+        sent, the rows done with, and the rows filed anew (requeued, or watching for reports)."""
+        by_sender: dict[str, list[tuple[OutboxEntry, MessageRecord]]] = defaultdict(list)
+        for entry, message in sorted(candidates, key=lambda c: c[0].due_at):
+            by_sender[message.sender or ""].append((entry, message))
+        chosen: list[tuple[OutboxEntry, MessageRecord]] = []
+        for sender, group in by_sender.items():
+            granted = await self._store.take_send_budget(
+                sender, len(group), now=now, rate_per_minute=self._rate
+            )
+            chosen += group[:granted]
+        claimed = await self._claim([m for _, m in chosen], now)
+        sent: list[MessageRecord] = []
+        done: list[OutboxEntry] = []
+        filed: list[OutboxEntry] = []
+        entry_of = {(e.batch_id, e.index): e for e, _ in chosen}
+        claimed_by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
+        for message in claimed:
+            claimed_by_batch[message.batch_id].append(message)
+        for batch_id, batch_group in claimed_by_batch.items():
+            batch = batches[batch_id]
+            updated = await send_to_acs(self._acs, batch, batch_group, now=now, clock=self._clock)
+            saved = await save_outcomes(self._store, updated)
+            requeued = [m for m in saved if m.status is Status.QUEUED and m.due_at is not None]
+            watched = [
+                OutboxEntry(m.batch_id, m.index, m.to, (m.sent_at or now) + self._report_timeout)
+                for m in saved
+                if m.status is Status.ACCEPTED and batch.delivery_report
+            ]
+            new_rows = [
+                OutboxEntry(m.batch_id, m.index, m.to, m.due_at) for m in requeued if m.due_at
+            ] + watched
+            await self._store.add_outbox_entries(new_rows)
+            filed += new_rows
+            await self._store.record_usage(send_usage(batch, saved))
+            done += [entry_of[(m.batch_id, m.index)] for m in saved]
+            sent += [m for m in saved if m.status is not Status.QUEUED]
+        return sent, done, filed
+
+    async def _claim(self, messages: list[MessageRecord], now: datetime) -> list[MessageRecord]:
+        """ETag-conditional claims; a message someone else changed meanwhile is left alone."""
+        wanted = [claim(m, now, CLAIM_LEASE) for m in messages]
+        by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
+        for message in wanted:
+            by_batch[message.batch_id].append(message)
+        claimed: list[MessageRecord] = []
+        for group in by_batch.values():
+            try:
+                claimed += await self._store.update_messages(group)
+            except ConcurrentUpdateError:
+                for message in group:
+                    try:
+                        claimed += await self._store.update_messages([message])
+                    except ConcurrentUpdateError:
+                        log.info("outbox: a message was taken by another run")
+        return claimed
+
+    async def _save_each(self, messages: list[MessageRecord]) -> list[MessageRecord]:
+        saved: list[MessageRecord] = []
+        for message in messages:
+            try:
+                saved += await self._store.update_messages([message])
+            except ConcurrentUpdateError:
+                continue  # changed meanwhile; the next run sees its new state
+        return saved
+
+    async def _record(self, batches: dict[str, BatchRecord], settled: list[MessageRecord]) -> None:
+        by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
+        for message in settled:
+            by_batch[message.batch_id].append(message)
+        for batch_id, group in by_batch.items():
+            await self._store.record_usage(send_usage(batches[batch_id], group))

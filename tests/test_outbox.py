@@ -1,0 +1,261 @@
+"""Scheduled and paced sending through the outbox, against Azurite and the ACS sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import on_sms_received
+import schedule_reminder
+import send_sms
+import sms_batches
+from shared.outbox import OutboxDrainer
+from shared.runtime import Services, close_services, get_services
+from shared.send_request import parse_send_request
+from shared.sending import SmsSender
+from tests.conftest import SENDERS
+from tests.helpers import (
+    http_request,
+    inbound_payload,
+    response_json,
+    sandbox_config,
+    sandbox_get,
+    sandbox_post,
+    trigger_event,
+)
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def soon(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+async def post(body: dict[str, Any]) -> dict[str, Any]:
+    response = await send_sms.main(http_request("POST", "sms", body=body))
+    assert response.status_code == 202, response.get_body()
+    result: dict[str, Any] = response_json(response)
+    return result
+
+
+async def view(message_id: str) -> dict[str, Any]:
+    response = await send_sms.main(
+        http_request("GET", f"sms/{message_id}", route_params={"id": message_id})
+    )
+    result: dict[str, Any] = response_json(response)
+    return result
+
+
+async def tick() -> None:
+    from azure.functions.timer import TimerRequest
+
+    await schedule_reminder.main(TimerRequest(past_due=False))
+
+
+async def test_a_scheduled_message_goes_out_once_after_its_time(sandbox_url: str) -> None:
+    answer = await post({"to": "+12065550301", "message": "see you", "sendAt": soon(1.5)})
+    [result] = answer["results"]
+    assert result["status"] == "scheduled" and "dueAt" in result and answer["sendAt"]
+    await tick()
+    assert (await view(result["id"]))["status"] == "scheduled"  # not before its time
+    assert sandbox_get(sandbox_url, "/sandbox/requests") == []
+    await asyncio.sleep(1.6)
+    await tick()
+    await tick()
+    message = await view(result["id"])
+    assert message["status"] == "accepted"
+    assert [h["status"] for h in message["history"]] == ["scheduled", "queued", "accepted"]
+    assert len(sandbox_get(sandbox_url, "/sandbox/messages", to="+12065550301")) == 1
+
+
+async def test_two_ticks_at_once_send_each_message_once(sandbox_url: str) -> None:
+    to = [f"+1206555{i:04d}" for i in range(400, 430)]
+    answer = await post({"to": to, "message": "reminder", "sendAt": soon(1)})
+    await asyncio.sleep(1.2)
+    services = await get_services()
+    twin = OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=timedelta(hours=1),
+    )
+    await asyncio.gather(services.drainer.drain(), twin.drain(), services.drainer.drain())
+    inbox = Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages"))
+    assert inbox == Counter(to)  # everyone once, nobody twice
+    batch = response_json(
+        await sms_batches.main(
+            http_request("GET", "sms/batches/x", route_params={"batchId": answer["batchId"]})
+        )
+    )
+    assert (
+        batch["counts"] == {"accepted": 30} and batch["done"] is True and batch["progress"] == 1.0
+    )
+
+
+async def test_stop_between_scheduling_and_due_time_cancels(sandbox_url: str) -> None:
+    person = "+12065550302"
+    answer = await post({"to": [person, "+12065550303"], "message": "promo", "sendAt": soon(1)})
+    await on_sms_received.main(
+        trigger_event(
+            inbound_payload(sender=person, to=SENDERS[0], message="stop", event_id="in-1")
+        )
+    )
+    first, second = answer["results"]
+    message = await view(first["id"])
+    assert message["status"] == "canceled"
+    assert message["error"]["message"] == "the recipient opted out"
+    await asyncio.sleep(1.2)
+    await tick()
+    assert (await view(second["id"]))["status"] == "accepted"
+    assert sandbox_get(sandbox_url, "/sandbox/messages", to=person) == []
+
+
+async def test_an_opt_out_after_scheduling_wins_at_send_time(sandbox_url: str) -> None:
+    person = "+12065550304"
+    answer = await post({"to": person, "message": "promo", "sendAt": soon(1)})
+    services = await get_services()
+    await services.store.add_opt_out(person, at=datetime.now(UTC), source="test")  # no cancel ran
+    await asyncio.sleep(1.2)
+    await tick()
+    assert (await view(answer["results"][0]["id"]))["status"] == "optedOut"
+    assert sandbox_get(sandbox_url, "/sandbox/requests") == []
+
+
+async def test_valid_until_expires_instead_of_sending_late(sandbox_url: str) -> None:
+    answer = await post(
+        {"to": "+12065550305", "message": "flash sale", "sendAt": soon(0.5), "validUntil": soon(1)}
+    )
+    await asyncio.sleep(1.2)
+    await tick()
+    message = await view(answer["results"][0]["id"])
+    assert message["status"] == "expired"
+    assert sandbox_get(sandbox_url, "/sandbox/requests") == []
+
+
+async def test_cancel_by_request(sandbox_url: str) -> None:
+    answer = await post({"to": "+12065550306", "message": "x", "sendAt": soon(60)})
+    message_id = answer["results"][0]["id"]
+    response = await send_sms.main(
+        http_request("DELETE", f"sms/{message_id}", route_params={"id": message_id})
+    )
+    assert response.status_code == 200
+    assert response_json(response)["status"] == "canceled"
+    again = await send_sms.main(
+        http_request("DELETE", f"sms/{message_id}", route_params={"id": message_id})
+    )
+    assert again.status_code == 409
+
+
+async def test_quiet_hours_defer_to_the_window_end_in_the_recipients_zone(
+    monkeypatch: pytest.MonkeyPatch, sandbox_url: str
+) -> None:
+    """A window around Seattle's current hour: Seattle waits for its end, New York (three hours
+    later, outside the window) does not."""
+    seattle, new_york = "+14255550140", "+12125550140"
+    local = datetime.now(ZoneInfo("America/Los_Angeles"))
+    start, end = local - timedelta(hours=1), local + timedelta(hours=2)
+    window = f"{start:%H}:00-{end:%H}:00"
+    monkeypatch.setenv("SMS_QUIET_HOURS", window)
+    await close_services()
+    answer = await post({"to": [seattle, new_york], "message": "hi", "sendAt": soon(0.5)})
+    await asyncio.sleep(0.8)
+    await tick()
+    held, sent = [await view(r["id"]) for r in answer["results"]]
+    assert sent["status"] == "accepted"
+    assert held["status"] == "scheduled"
+    due = datetime.fromisoformat(held["dueAt"]).astimezone(ZoneInfo("America/Los_Angeles"))
+    assert (due.hour, due.minute) == (end.hour, 0)
+    assert timedelta(hours=1) < due - local <= timedelta(hours=2)
+    assert sandbox_get(sandbox_url, "/sandbox/messages", to=seattle) == []
+
+
+async def test_throttled_sends_are_queued_and_sent_after_retry_after(sandbox_url: str) -> None:
+    sandbox_post(
+        sandbox_url,
+        "/sandbox/faults",
+        {"kind": "status", "status": 429, "times": 1, "retryAfter": 1},
+    )
+    answer = await post({"to": "+12065550307", "message": "hello"})
+    [result] = answer["results"]
+    assert result["status"] == "queued"  # ACS said "later": nothing lost, nothing sent twice
+    await asyncio.sleep(1.2)
+    await tick()
+    assert (await view(result["id"]))["status"] == "accepted"
+    assert len(sandbox_get(sandbox_url, "/sandbox/messages", to="+12065550307")) == 1
+
+
+async def test_batch_route_404(sandbox_url: str) -> None:
+    response = await sms_batches.main(
+        http_request("GET", "sms/batches/nope", route_params={"batchId": "nope"})
+    )
+    assert response.status_code == 404
+
+
+def scaled_clock(scale: float) -> Callable[[], datetime]:
+    start = datetime.now(UTC)
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=(time.monotonic() - began) * scale)
+
+
+async def test_bulk_send_is_paced_at_the_pools_rate(sandbox_url: str) -> None:
+    """2,000 recipients over 3 toll-free numbers at 200/min each, time-scaled 10×: the sandbox
+    enforces ACS's limit, the app paces itself from its shared budget."""
+    scale, recipients = 10.0, 2000
+    sandbox_config(sandbox_url, ratePerMinute=200, timeScale=scale)
+    services: Services = await get_services()
+    clock = scaled_clock(scale)
+    sender = SmsSender(services.settings, services.store, services.acs, clock=clock)
+    drainer = OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=timedelta(hours=1),
+        clock=clock,
+    )
+    to = [f"+1206555{i:04d}" for i in range(recipients)]
+    request = parse_send_request(
+        {"to": to, "message": "Your order is ready"}, pool=SENDERS, default_region="US", now=clock()
+    )
+    started = clock()
+    answer = await sender.send(request, idempotency_key=None)
+    first = Counter(r["status"] for r in answer.body["results"])
+    assert first["accepted"] + first["queued"] == recipients
+    remaining = first["queued"]
+    deadline = time.monotonic() + 60
+    while remaining > 0 and time.monotonic() < deadline:
+        report = await drainer.drain()  # what the timer does on every tick
+        remaining -= (report.sent or Counter())["accepted"]
+        await asyncio.sleep(0.01)
+    finished = clock()
+    counts = await services.store.batch_status_counts(answer.body["batchId"])
+    assert counts == {"accepted": recipients}
+    inbox = Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages"))
+    assert inbox == Counter(to)  # none lost, none twice
+    throttled = sum(r["status"] == 429 for r in sandbox_get(sandbox_url, "/sandbox/requests"))
+    # The rate ACS saw: a full bucket (one minute's worth per number) may go at once, then the
+    # rest at the refill rate, so measure from the end of that burst to the last message.
+    received = sorted(
+        datetime.fromisoformat(m["receivedAt"])
+        for m in sandbox_get(sandbox_url, "/sandbox/messages")
+    )
+    burst = first["accepted"]  # what the first minute's buckets let through at once
+    span = (received[-1] - received[burst - 1]).total_seconds() * scale / 60
+    achieved = (recipients - burst) / span
+    allowed = 200 * len(SENDERS)
+    total = (finished - started).total_seconds() / 60
+    print(
+        f"\npaced bulk: {recipients} recipients over {len(SENDERS)} numbers in {total:.2f} "
+        f"scaled minutes; after the first minute's burst ACS saw {achieved:.0f}/min against "
+        f"{allowed}/min allowed ({achieved / allowed:.0%}); 429s absorbed by retries: {throttled}"
+    )
+    assert achieved >= 0.95 * allowed
+    assert throttled <= 10
