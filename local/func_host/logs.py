@@ -11,7 +11,9 @@ import logging
 import re
 import sys
 
-PHONE_NUMBER = re.compile(r"\+?\d{7,15}")
+# A standalone number (optionally +, or %2B in a URL): digits inside an id, a UUID or a longer
+# token are not phone numbers and must stay readable.
+PHONE_NUMBER = re.compile(r"(?<![0-9A-Za-z_-])(?:\+|%2[Bb])?\d{7,15}(?![0-9A-Za-z_-])")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 invocation_logger = logging.getLogger("func_host.invocation")

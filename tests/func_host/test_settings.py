@@ -78,6 +78,10 @@ def test_setting_references() -> None:
         ("from 15551234567", "from 15551****67"),
         ("short 123456 stays", "short 123456 stays"),
         ("two +447700900123,+15551234567", "two +4477******23,+1555*****67"),
+        ("/api/optouts/%2B15551234567?x=1", "/api/optouts/%2B15*******67?x=1"),
+        # digits inside an id are not a phone number: invocation ids must stay searchable
+        ("id=ad9b9aaa-2f14-4a93-8b93-356123456789", "id=ad9b9aaa-2f14-4a93-8b93-356123456789"),
+        ("Outgoing_2026112507165970af0bbb", "Outgoing_2026112507165970af0bbb"),
     ],
 )
 def test_phone_numbers_are_masked(text: str, masked: str) -> None:
