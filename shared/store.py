@@ -213,6 +213,19 @@ class SmsStore:
 
         return list(await asyncio.gather(*(one(t) for t in transactions)))
 
+    async def _upsert_rows(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace-upserts grouped by partition, 100 to a transaction, each row once (the last
+        version of a repeated key wins)."""
+        by_partition: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in rows:
+            by_partition.setdefault(row["PartitionKey"], {})[row["RowKey"]] = row
+        transactions = [
+            [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
+            for partition in by_partition.values()
+            for chunk in _chunks(list(partition.values()), MAX_BATCH_OPERATIONS)
+        ]
+        await self._transact_all(name, transactions)
+
     async def _transact(self, name: str, operations: list[tuple[Any, ...]]) -> list[str]:
         """Submit one transaction; returns the new ETag of each operation."""
         table = await self.table(name)
@@ -511,18 +524,8 @@ class SmsStore:
 
     @_translated
     async def add_outbox_entries(self, entries: Sequence[OutboxEntry]) -> None:
-        """Upsert, 100 to a transaction per due-minute partition: a repeat writes the same row."""
-        by_bucket: dict[str, list[dict[str, Any]]] = {}
-        for entry in entries:
-            by_bucket.setdefault(entry.bucket, []).append(entry.to_entity())
-        transactions = [
-            [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
-            for rows in by_bucket.values()
-            for chunk in _chunks(
-                list({r["RowKey"]: r for r in rows}.values()), MAX_BATCH_OPERATIONS
-            )
-        ]
-        await self._transact_all(OUTBOX, transactions)
+        """Upsert, per due-minute partition: a repeat writes the same row."""
+        await self._upsert_rows(OUTBOX, [e.to_entity() for e in entries])
 
     @_translated
     async def remove_outbox_entries(self, entries: Sequence[OutboxEntry]) -> None:
@@ -655,18 +658,8 @@ class SmsStore:
 
     @_translated
     async def record_usage(self, events: Sequence[UsageEvent]) -> None:
-        """Upsert usage rows, 100 to a transaction per hour partition: repeats overwrite."""
-        by_hour: dict[str, list[dict[str, Any]]] = {}
-        for event in events:
-            by_hour.setdefault(event.hour, []).append(event.to_entity())
-        transactions = [  # a row appears once per transaction
-            [("upsert", r, {"mode": UpdateMode.REPLACE}) for r in chunk]
-            for rows in by_hour.values()
-            for chunk in _chunks(
-                list({r["RowKey"]: r for r in rows}.values()), MAX_BATCH_OPERATIONS
-            )
-        ]
-        await self._transact_all(USAGE, transactions)
+        """Upsert usage rows, per hour partition: a repeated event overwrites its own row."""
+        await self._upsert_rows(USAGE, [e.to_entity() for e in events])
 
     @_translated
     async def list_usage(self, hour: str) -> list[UsageEvent]:

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import conversations
+import on_delivery_report
 import on_sms_received
 import optouts
 import send_sms
@@ -21,6 +22,7 @@ from shared.config import DEFAULT_HELP_REPLY, DEFAULT_START_REPLY, DEFAULT_STOP_
 from shared.runtime import close_services, get_services
 from tests.conftest import SENDERS
 from tests.helpers import (
+    delivery_report_payload,
     http_request,
     inbound_payload,
     response_json,
@@ -48,6 +50,17 @@ async def send(to: str | list[str], sender: str | None = None) -> list[dict[str,
     response = await send_sms.main(http_request("POST", "sms", body=body))
     results: list[dict[str, Any]] = response_json(response)["results"]
     return results
+
+
+async def send_and_deliver(sandbox_url: str) -> dict[str, Any]:
+    """A message to PERSON and its delivery report, so the thread has an outbound message."""
+    [sent] = await send(PERSON)
+    [received] = sandbox_get(sandbox_url, "/sandbox/messages", to=PERSON)
+    payload = delivery_report_payload(
+        acs_message_id=sent["acsMessageId"], sender=received["from"], to=PERSON, tag=received["tag"]
+    )
+    await on_delivery_report.main(trigger_event(payload))
+    return sent
 
 
 def texts_to(sandbox_url: str, number: str) -> list[str]:
@@ -98,21 +111,7 @@ async def test_yes_is_an_answer_unless_opted_out(sandbox_url: str) -> None:
 
 
 async def test_opt_out_ledger_names_the_last_message_and_flags_free_text(sandbox_url: str) -> None:
-    import on_delivery_report
-    from tests.helpers import delivery_report_payload
-
-    [sent] = await send(PERSON)
-    [received] = sandbox_get(sandbox_url, "/sandbox/messages", to=PERSON)
-    await on_delivery_report.main(
-        trigger_event(
-            delivery_report_payload(
-                acs_message_id=sent["acsMessageId"],
-                sender=SENDERS[0],
-                to=PERSON,
-                tag=received["tag"],
-            )
-        )
-    )
+    sent = await send_and_deliver(sandbox_url)
     await inbound("please stop texting me now", "in-free-1", received="2030-01-01T00:05:00Z")
     response = await optouts.main(
         http_request(
@@ -127,21 +126,7 @@ async def test_opt_out_ledger_names_the_last_message_and_flags_free_text(sandbox
 
 
 async def test_conversation_thread_is_newest_first_and_paged(sandbox_url: str) -> None:
-    import on_delivery_report
-    from tests.helpers import delivery_report_payload
-
-    [sent] = await send(PERSON)
-    [received] = sandbox_get(sandbox_url, "/sandbox/messages", to=PERSON)
-    await on_delivery_report.main(
-        trigger_event(
-            delivery_report_payload(
-                acs_message_id=sent["acsMessageId"],
-                sender=SENDERS[0],
-                to=PERSON,
-                tag=received["tag"],
-            )
-        )
-    )
+    sent = await send_and_deliver(sandbox_url)
     await inbound("see you then", "in-t-1", received="2099-01-01T00:00:01Z")
     await inbound("actually can we move it?", "in-t-2", received="2099-01-01T00:00:02Z", cloud=True)
     await inbound("actually can we move it?", "in-t-2", received="2099-01-01T00:00:02Z", cloud=True)
