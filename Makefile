@@ -38,6 +38,7 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 test: deps lint typecheck
+	bash scripts/ensure-chromium
 	$(BIN)/pytest
 
 run: deps

@@ -1,5 +1,6 @@
 """The outbox tick (`SMS_OUTBOX_SCHEDULE`, every 10 seconds by default): send what is due, at
-each sender's pace; settle what expired or lost its delivery report."""
+each sender's pace; settle what expired or lost its delivery report; keep the usage rollups
+fresh (at most once a minute)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import logging
 
 import azure.functions as func
 
+from shared.records import utcnow
+from shared.rollups_refresh import refresh_rollups
 from shared.runtime import get_services
+from shared.store import StoreUnavailableError
 
 log = logging.getLogger("sms.timer")
 
@@ -17,3 +21,7 @@ async def main(timer: func.TimerRequest) -> None:
         log.info("outbox tick is late; catching up")
     services = await get_services()
     await services.drainer.drain()
+    try:
+        await refresh_rollups(services.store, utcnow())
+    except StoreUnavailableError:  # the next tick refreshes; sending must not wait for it
+        log.warning("usage rollups not refreshed: table storage unavailable")

@@ -144,8 +144,12 @@ class SmsStore:
         self._buckets: dict[str, tuple[Bucket, str]] = {}  # last seen state and ETag per sender
 
     @classmethod
-    def from_connection_string(cls, connection_string: str, *, prefix: str) -> SmsStore:
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix=prefix)
+    def from_connection_string(
+        cls, connection_string: str, *, prefix: str, **client_kwargs: Any
+    ) -> SmsStore:
+        """`client_kwargs` go to the SDK client (e.g. `transport=`, to meter or stub requests)."""
+        service = TableServiceClient.from_connection_string(connection_string, **client_kwargs)
+        return cls(service, prefix=prefix)
 
     async def aclose(self) -> None:
         for table in self._ready.values():
