@@ -7,6 +7,7 @@ the next send to it skipped as `optedOut`, and the conversation thread.
 from __future__ import annotations
 
 import os
+import random
 import sys
 import time
 from typing import Any
@@ -15,7 +16,9 @@ import httpx
 
 HOST = f"http://127.0.0.1:{os.environ.get('FUNCTIONS_HOST_PORT', '7071')}"
 SANDBOX = f"http://127.0.0.1:{os.environ.get('ACS_SANDBOX_PORT', '7072')}"
-PEOPLE = ["+14255550101", "+14255550102", "+14255550103"]
+# Fictional 555-01xx numbers, fresh each run (Azurite keeps the last run's opt-outs); 0190-0192
+# are the sandbox's failing and silent simulator numbers.
+PEOPLE = [f"+142555501{n:02d}" for n in random.sample(range(90), 3)]
 SENDER = "+18005550100"
 
 
@@ -95,7 +98,13 @@ def main() -> None:
         for person in PEOPLE:
             got = http.get(f"{SANDBOX}/sandbox/messages", params={"to": person}).json()["value"]
             row(person, f"{len(got)} message(s)")
-        print()
+
+        say("7. How messaging is used")
+        totals = http.get(f"{HOST}/api/analytics").json()["totals"]
+        row("sent", totals["sent"])
+        row("delivered", totals["delivered"])
+        row("opted out", totals["optOuts"])
+        print(f"\n  Open the dashboard: {HOST}/api/dashboard\n")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from shared.acs_codes import describe
 from shared.http_api import bad_request
 from shared.records import iso
 from shared.rollups import Dimension, Rollup, Tally
@@ -148,7 +149,9 @@ class Figures:
             "deliveryRate": self.delivery_rate,
             "optOutRate": self.opt_out_rate,
             "replyRate": self.reply_rate,
-            "failureReasons": [{"reason": r, "count": n} for r, n in self.failure_reasons],
+            "failureReasons": [
+                {"reason": r, "meaning": describe(r), "count": n} for r, n in self.failure_reasons
+            ],
             "medianLatencyMs": self.median_latency_ms,
             "p95LatencyMs": self.p95_latency_ms,
         }

@@ -9,6 +9,7 @@ from datetime import date
 from html import escape
 from urllib.parse import urlencode
 
+from shared.acs_codes import describe
 from shared.analytics_report import GROUP_BYS, Figures, Report
 from shared.svg_charts import (
     Series,
@@ -343,7 +344,7 @@ def _reasons_card(report: Report) -> str:
         "failure-reasons",
         "Top failure reasons",
         f"Top failure reasons by delivery reports. {figures}.",
-        [reason for reason, _ in reasons],
+        [f"{reason} {describe(reason) or ''}".strip() for reason, _ in reasons],
         [n for _, n in reasons],
         color=FAILED,
         empty="No failed deliveries in this period",

@@ -89,11 +89,12 @@ async def load_rollups(
     store: SmsStore, first: date, last: date, dimensions: Collection[Dimension], now: datetime
 ) -> list[Rollup]:
     """The rollups of whole days `first`..`last` (UTC), computing any hour that has none yet,
-    so an answer is complete even if the timer has never run."""
+    so an answer is complete even if the timer has never run, and recent hours afresh (not
+    throttled like the timer: a person reading a report expects the last minute in it)."""
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(last, time(23), UTC)
     if start <= now + CLOCK_SKEW and end >= now - LATE_WINDOW:
-        await refresh_rollups(store, now)
+        await refresh_rollups(store, now, min_interval=timedelta(0))
     rollups, markers = await read_rollups(store, first.isoformat(), last.isoformat(), dimensions)
     missing = [h for h in hours_between(start, min(end, now + CLOCK_SKEW)) if h not in markers]
     if missing:

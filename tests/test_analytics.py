@@ -55,7 +55,10 @@ TOTALS: dict[str, Any] = {
     "deliveryRate": 0.6667,
     "optOutRate": 0.3333,
     "replyRate": 0.3333,
-    "failureReasons": [{"reason": "4006", "count": 1}, {"reason": "5001", "count": 1}],
+    "failureReasons": [
+        {"reason": "4006", "meaning": "Recipient unreachable", "count": 1},
+        {"reason": "5001", "meaning": "Temporarily unavailable", "count": 1},
+    ],
     # six reports: three in [1 s, 2 s), one each in [2 s, 5 s), [5 s, 10 s), [20 s, 50 s)
     "medianLatencyMs": 2_000,  # rank 3 of 6: the top of the first bucket
     "p95LatencyMs": 41_000,  # rank 5.7: 70% into [20 s, 50 s)
@@ -194,7 +197,9 @@ async def test_grouped_by_sender_country_and_tag(sandbox_url: str) -> None:
     assert (s0["delivered"], s0["failed"], s0["segments"]) == (3, 1, 4)
     assert (s0["inbound"], s0["replies"], s0["optOuts"], s0["deliveryRate"]) == (3, 2, 2, 0.75)
     assert (s0["medianLatencyMs"], s0["p95LatencyMs"]) == (1_667, 4_400)
-    assert s0["failureReasons"] == [{"reason": "4006", "count": 1}]
+    assert s0["failureReasons"] == [
+        {"reason": "4006", "meaning": "Recipient unreachable", "count": 1}
+    ]
     assert (s1["key"], s1["sent"], s1["segments"], s1["delivered"], s1["failed"]) == (
         S1,
         2,
@@ -212,7 +217,9 @@ async def test_grouped_by_sender_country_and_tag(sandbox_url: str) -> None:
     ]
     us = by_country["series"][0]
     assert (us["optedOut"], us["failed"], us["optOuts"], us["replies"]) == (1, 2, 2, 2)
-    assert us["failureReasons"] == [{"reason": "4006", "count": 1}]  # top=1
+    assert us["failureReasons"] == [
+        {"reason": "4006", "meaning": "Recipient unreachable", "count": 1}
+    ]  # top=1
     assert by_country["series"][2]["invalid"] == 1
 
     by_tag = await get_analytics(**story.params, groupBy="tag")

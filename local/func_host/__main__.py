@@ -87,6 +87,9 @@ async def serve(args: argparse.Namespace) -> tuple[int, bool]:
     await stopping.wait()
     logger.info("Shutting down")
     await runner.cleanup()
+    # Function apps keep their clients for the worker's lifetime and get no shutdown hook (the
+    # real worker gives none either): asyncio's "unclosed session" notes at exit are expected.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     return 0, app[STATE].abandoned > 0
 
 
