@@ -4,9 +4,9 @@ For each due outbox row it reads the message (the truth) and decides: already fi
 forget the row; opted out, expired or too old to resend safely → settle it; scheduled inside
 the recipient's quiet hours → file it again for the window's end; otherwise send it, as fast as
 the sender's shared budget allows. A message is claimed with an ETag-conditional write before it
-is sent, so two overlapping runs (or a run and a request) never send it twice. Rows of sent
-messages are kept until the delivery-report deadline, when a message still without a report
-becomes `unknown`.
+is sent, so two overlapping runs (or a run and a request) never send it twice. A batch's sweep
+row brings back messages whose sender died mid-send, and at the delivery-report deadline turns
+sent messages still without a report into `unknown`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.acs_client import AcsSmsClient
-from shared.outbox_entry import OutboxEntry, due_bucket
+from shared.outbox_entry import OutboxEntry, due_bucket, sweep_entry
 from shared.quiet_hours import QuietHours, defer_until
 from shared.records import BatchRecord, MessageRecord, utcnow
 from shared.send_plan import claim, recheck_before_send, send_usage
@@ -76,10 +76,18 @@ class OutboxDrainer:
         report.looked_at = len(entries)
         if not entries:
             return report
-        batches, messages = await self._load(entries)
         forget: list[OutboxEntry] = []
         refile: list[OutboxEntry] = []
         settle: list[MessageRecord] = []
+        sweeps = [e for e in entries if e.is_sweep]
+        entries = [e for e in entries if not e.is_sweep]
+        swept: dict[str, BatchRecord] = {}
+        for sweep in sweeps:
+            header = await self._sweep(sweep, now, forget, refile, settle)
+            if header is not None:
+                swept[header.batch_id] = header
+        batches, messages = await self._load(entries)  # what a sweep brought back goes next tick
+        batches = {**swept, **batches}
         candidates: list[tuple[OutboxEntry, MessageRecord]] = []
         waiting = [m for m in messages.values() if m.status in (Status.QUEUED, Status.SCHEDULED)]
         opt_outs = await self._store.find_opt_outs(
@@ -91,15 +99,8 @@ class OutboxDrainer:
             if message is None or batch is None or message.status in FINAL:
                 forget.append(entry)  # done, or left by a request that died before writing it
             elif message.status in (Status.ACCEPTED, Status.UNKNOWN):
-                self._watch(entry, message, batch, now, forget, refile, settle)
+                forget.append(entry)  # sent; its batch's sweep row watches for the report
             elif message.claim_until is not None and message.claim_until > now:
-                log.info(
-                    "DEBUG claimed %s until %s now %s due %s",
-                    message.id,
-                    message.claim_until,
-                    now,
-                    message.due_at,
-                )
                 report.waiting += 1  # someone is sending it right now
             elif message.due_at is not None and due_bucket(message.due_at) != entry.bucket:
                 forget.append(entry)  # filed again elsewhere since
@@ -146,26 +147,39 @@ class OutboxDrainer:
             return now
         return defer_until(self._quiet, message.to, now)
 
-    def _watch(
+    async def _sweep(
         self,
         entry: OutboxEntry,
-        message: MessageRecord,
-        batch: BatchRecord,
         now: datetime,
         forget: list[OutboxEntry],
         refile: list[OutboxEntry],
         settle: list[MessageRecord],
-    ) -> None:
-        """A sent message's row: wait for its report until the deadline, then call it unknown."""
+    ) -> BatchRecord | None:
+        """Look over one batch: a claim that lapsed (its sender died) goes back to the outbox as
+        due now; a sent message past its report deadline becomes `unknown`; and the row is filed
+        again for the next thing to watch, or forgotten when nothing is left."""
         forget.append(entry)
-        if not batch.delivery_report or message.status is not Status.ACCEPTED:
-            return
-        deadline = (message.sent_at or message.created_at) + self._report_timeout
-        if now < deadline:
-            refile.append(replace(entry, due_at=deadline))
-        else:
-            note = f"no delivery report within {self._report_timeout}"
-            settle.append(message.advance(Status.UNKNOWN, now, note))
+        batch = await self._store.get_batch_header(entry.batch_id)
+        if batch is None:
+            return None
+        upcoming: list[datetime] = []
+        for message in await self._store.list_unfinished(entry.batch_id):
+            if message.status is Status.QUEUED and message.claim_until is not None:
+                if message.claim_until <= now:
+                    refile.append(OutboxEntry(message.batch_id, message.index, message.to, now))
+                    settle.append(replace(message, due_at=now, claim_until=None))
+                else:
+                    upcoming.append(message.claim_until)
+            elif message.status is Status.ACCEPTED and batch.delivery_report:
+                deadline = (message.sent_at or message.created_at) + self._report_timeout
+                if deadline <= now:
+                    note = f"no delivery report within {self._report_timeout}"
+                    settle.append(message.advance(Status.UNKNOWN, now, note))
+                else:
+                    upcoming.append(deadline)
+        if upcoming:
+            refile.append(sweep_entry(entry.batch_id, min(upcoming)))
+        return batch
 
     async def _load(
         self, entries: Sequence[OutboxEntry]
@@ -214,11 +228,11 @@ class OutboxDrainer:
             updated = await send_to_acs(self._acs, batch, batch_group, now=now, clock=self._clock)
             saved = await save_outcomes(self._store, updated)
             requeued = [m for m in saved if m.status is Status.QUEUED and m.due_at is not None]
-            watched = [
-                OutboxEntry(m.batch_id, m.index, m.to, (m.sent_at or now) + self._report_timeout)
-                for m in saved
-                if m.status is Status.ACCEPTED and batch.delivery_report
-            ]
+            watched = (
+                [sweep_entry(batch_id, now + self._report_timeout)]
+                if batch.delivery_report and any(m.status is Status.ACCEPTED for m in saved)
+                else []
+            )
             new_rows = [
                 OutboxEntry(m.batch_id, m.index, m.to, m.due_at) for m in requeued if m.due_at
             ] + watched

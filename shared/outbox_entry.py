@@ -1,8 +1,12 @@
-"""The outbox index: one row per message waiting to go, filed under the minute it is due.
+"""The outbox index, filed under the minute each row is due.
 
-The message row stays the truth (status, claim, ETag); an outbox row only says "look at this
-message at this minute". So a stale or duplicate outbox row is harmless: whoever reads it checks
-the message first.
+Two kinds of row: one per message waiting to go (deferred or scheduled), and one *sweep* row
+per batch that says "look over this batch then": messages a request claimed but never finished
+(the process died) and sent messages whose delivery report is overdue. The sweep row is what
+lets a send of thousands skip a safety row per message.
+
+The message rows stay the truth (status, claim, ETag); an outbox row only says "look here at
+this minute", so a stale or duplicate row is harmless: whoever reads it checks the messages.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.ids import message_id
+
+SWEEP = -1  # the index of a batch's sweep row
 
 
 def due_bucket(at: datetime) -> str:
@@ -30,8 +36,12 @@ class OutboxEntry:
         return due_bucket(self.due_at)
 
     @property
+    def is_sweep(self) -> bool:
+        return self.index == SWEEP
+
+    @property
     def row_key(self) -> str:
-        return message_id(self.batch_id, self.index)
+        return f"{self.batch_id}.sweep" if self.is_sweep else message_id(self.batch_id, self.index)
 
     def to_entity(self) -> dict[str, Any]:
         return {
@@ -52,3 +62,7 @@ class OutboxEntry:
             entity["To"],
             due if due.tzinfo else due.replace(tzinfo=UTC),
         )
+
+
+def sweep_entry(batch_id: str, due_at: datetime) -> OutboxEntry:
+    return OutboxEntry(batch_id, SWEEP, "", due_at)

@@ -71,14 +71,14 @@ class Tally:
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_EDGES_MS) + 1))
 
     def count(self, event: UsageEvent) -> None:
-        self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+        self.counts[event.kind] = self.counts.get(event.kind, 0) + event.count
         if event.kind in SENT_KINDS:
-            self.segments += event.segments
+            self.segments += event.segments  # a grouped row carries its group's total
         if event.kind == "failed":
             reason = event.reason or "unknown"
-            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            self.reasons[reason] = self.reasons.get(reason, 0) + event.count
         if event.kind in ("delivered", "failed") and event.latency_ms is not None:
-            self.latency[bucket_of(event.latency_ms)] += 1
+            self.latency[bucket_of(event.latency_ms)] += event.count
 
     def absorb(self, other: Tally) -> None:
         for kind, n in other.counts.items():

@@ -12,6 +12,7 @@ What ACS's answer means for a message:
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -256,23 +257,38 @@ _SEND_OUTCOMES = {
 
 
 def send_usage(batch: BatchRecord, messages: Sequence[MessageRecord]) -> list[UsageEvent]:
-    """One usage row per message that has a send outcome, keyed by the message id."""
-    events = []
+    """The send outcomes of these messages as usage rows: one per (outcome, sender, country,
+    hour, reason), counting its messages. The key names the batch and exactly which messages
+    the row counts, so recording the same messages again rewrites the same row, while another
+    set of the batch's messages (a later outbox tick) gets rows of its own."""
+    groups: dict[tuple[str, str | None, str | None, str, str | None], list[MessageRecord]] = {}
     for message in messages:
         kind = _SEND_OUTCOMES.get(message.status)
-        if kind is None:
-            continue
+        if kind is None or (kind == "unknown" and message.sent_at is not None):
+            continue  # an accepted message whose report never came was counted when accepted
+        at = message.sent_at or message.created_at
+        country = country_of(message.to) if message.status is not Status.INVALID else None
+        reason = message.error_code if kind == "rejected" else None
+        key = (kind, message.sender, country, at.strftime("%Y%m%d%H"), reason)
+        groups.setdefault(key, []).append(message)
+    events = []
+    for (kind, sender, country, _, reason), group in groups.items():
         sent = kind in ("accepted", "rejected", "unknown")
+        members = hashlib.blake2b(
+            ",".join(str(m.index) for m in sorted(group, key=lambda m: m.index)).encode(),
+            digest_size=8,
+        ).hexdigest()
         events.append(
             UsageEvent(
                 kind=kind,  # type: ignore[arg-type]
-                at=message.sent_at or message.created_at,
-                key=message.id,
-                sender=message.sender,
-                country=country_of(message.to) if message.status is not Status.INVALID else None,
+                at=max(m.sent_at or m.created_at for m in group),
+                key=f"{batch.batch_id}.{sender or '-'}.{country or '-'}.{reason or '-'}.{members}",
+                sender=sender,
+                country=country,
                 tag=batch.tag,
-                segments=batch.segments if sent else 0,
-                reason=message.error_code if kind == "rejected" else None,
+                segments=batch.segments * len(group) if sent else 0,
+                reason=reason,
+                count=len(group),
             )
         )
     return events

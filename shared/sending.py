@@ -21,7 +21,7 @@ from shared.acs_client import AcsSmsClient, OutgoingSms
 from shared.config import Settings
 from shared.http_api import ApiError
 from shared.ids import new_batch_id
-from shared.outbox_entry import OutboxEntry
+from shared.outbox_entry import OutboxEntry, sweep_entry
 from shared.phone import normalize_recipients
 from shared.records import BatchRecord, MessageRecord, acs_tag, utcnow
 from shared.send_plan import apply_outcomes, claim, outgoing, plan_batch, send_usage
@@ -49,6 +49,16 @@ class SendAnswer:
 def outbox_entry(message: MessageRecord) -> OutboxEntry:
     assert message.due_at is not None
     return OutboxEntry(message.batch_id, message.index, message.to, message.due_at)
+
+
+def outbox_rows(messages: Sequence[MessageRecord], now: datetime) -> list[OutboxEntry]:
+    """A row per message that waits; one sweep row for those going now: if this process dies
+    before they are sent or settled, the outbox finishes them when their claim lapses."""
+    rows = [outbox_entry(m) for m in messages if m.due_at and m.claim_until is None]
+    going = [m for m in messages if m.claim_until is not None]
+    if going:
+        rows.append(sweep_entry(going[0].batch_id, now + CLAIM_LEASE))
+    return rows
 
 
 class SmsSender:
@@ -128,7 +138,7 @@ class SmsSender:
         )
         messages = await self._split_by_budget(messages, now)
         try:
-            await self._store.add_outbox_entries([outbox_entry(m) for m in messages if m.due_at])
+            await self._store.add_outbox_entries(outbox_rows(messages, now))
             messages = await self._store.create_messages(messages, batch)
         except BatchExistsError:
             raise ApiError(409, "Conflict", "this batch was written already; retry") from None

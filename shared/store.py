@@ -643,6 +643,18 @@ class SmsStore:
         return found
 
     @_translated
+    async def list_unfinished(self, batch_id: str) -> list[MessageRecord]:
+        """A batch's messages that are queued or sent without a final status yet."""
+        return [
+            message_from_entity(e, _etag(e))
+            async for e in self._query(
+                MESSAGES,
+                "PartitionKey eq @pk and RowKey lt @digits_end and ( Status eq @q or Status eq @a )",
+                {"pk": batch_id, "digits_end": ":", "q": "queued", "a": "accepted"},
+            )
+        ]
+
+    @_translated
     async def batch_status_counts(self, batch_id: str) -> dict[str, int] | None:
         counts: dict[str, int] = {}
         header = False

@@ -44,6 +44,7 @@ class UsageEvent:
     segments: int = 0
     reason: str | None = None  # failure reason (the delivery details' code or text)
     latency_ms: int | None = None  # from sending to the delivery report
+    count: int = 1  # a row may stand for several like things (a send's outcomes, grouped)
 
     @property
     def hour(self) -> str:
@@ -61,6 +62,7 @@ class UsageEvent:
             "Kind": self.kind,
             "At": self.at,
             "Segments": self.segments,
+            "Count": self.count,
         }
         for name, value in (
             ("Sender", self.sender),
@@ -88,6 +90,7 @@ class UsageEvent:
             segments=int(entity.get("Segments", 0)),
             reason=entity.get("Reason"),
             latency_ms=None if latency is None else int(getattr(latency, "value", latency)),
+            count=int(entity.get("Count", 1)),
         )
 
 

@@ -259,3 +259,80 @@ async def test_bulk_send_is_paced_at_the_pools_rate(sandbox_url: str) -> None:
     )
     assert achieved >= 0.95 * allowed
     assert throttled <= 10
+
+
+def shifted(by: timedelta) -> Callable[[], datetime]:
+    return lambda: datetime.now(UTC) + by
+
+
+async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: str) -> None:
+    """The request wrote its rows (claimed, with repeatability ids) and died before ACS: when
+    the claim lapses the batch's sweep row brings the messages back, and they go out once."""
+    services = await get_services()
+    sender = SmsSender(services.settings, services.store, services.acs)
+    to = ["+12065550310", "+12065550311"]
+    request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
+    now = datetime.now(UTC)
+    from shared.ids import new_batch_id
+    from shared.phone import normalize_recipients
+    from shared.send_plan import plan_batch
+    from shared.sending import outbox_rows
+
+    batch, planned = plan_batch(
+        request,
+        normalize_recipients(to, "US"),
+        set(),
+        batch_id=new_batch_id(),
+        pool=SENDERS,
+        now=now,
+    )
+    held = await sender._split_by_budget(planned, now)
+    await services.store.add_outbox_entries(outbox_rows(held, now))
+    await services.store.create_messages(held, batch)  # ...and the process dies here
+
+    later = OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=timedelta(hours=1),
+        clock=shifted(timedelta(minutes=3)),
+    )
+    await later.drain()  # the sweep: claims lapsed, back to the outbox
+    await later.drain()  # sent, with the ids written before the crash
+    found = await services.store.get_batch(batch.batch_id)
+    assert found is not None
+    assert [m.status.value for m in found[1]] == ["accepted", "accepted"]
+    assert [m.repeatability_request_id for m in found[1]] == [
+        m.repeatability_request_id for m in held
+    ]
+    inbox = Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages"))
+    assert inbox == Counter(to)
+
+
+async def test_no_delivery_report_in_time_becomes_unknown(sandbox_url: str) -> None:
+    sandbox_config(sandbox_url, reportDelaySeconds=3600)  # ACS never reports within the test
+    answer = await post({"to": ["+12065550312", "+12065550313"], "message": "hi"})
+    services = await get_services()
+    late = OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=timedelta(minutes=30),
+        clock=shifted(timedelta(minutes=31)),
+    )
+    await late.drain()
+    for result in answer["results"]:
+        message = await view(result["id"])
+        assert message["status"] == "unknown"
+        assert "no delivery report" in message["history"][-1]["detail"]
+    early = OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=timedelta(minutes=30),
+        clock=shifted(timedelta(minutes=31)),
+    )
+    assert (await early.drain()).looked_at == 0  # nothing left to watch: the sweep row is gone
