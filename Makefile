@@ -9,12 +9,13 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run demo test lint typecheck sandbox clean
+.PHONY: help deps run demo test bench lint typecheck sandbox clean
 
 help:
 	@echo "make run     start Azurite, the ACS sandbox and the function host"
 	@echo "make demo    against a running stack: bulk send, reports, STOP, the thread"
 	@echo "make test    lint, type-check and run every test (starts and stops what it needs)"
+	@echo "make bench   throughput, requests per operation, cold start and memory"
 	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072"
 	@echo "make clean   remove the virtualenv, node_modules and local data"
 
@@ -46,6 +47,9 @@ run: deps
 
 demo: $(VENV)/.installed
 	$(PY) -m local.demo
+
+bench: deps
+	$(PY) -m bench
 
 sandbox: $(VENV)/.installed
 	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072}

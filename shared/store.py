@@ -233,6 +233,8 @@ class SmsStore:
     async def _transact(self, name: str, operations: list[tuple[Any, ...]]) -> list[str]:
         """Submit one transaction; returns the new ETag of each operation."""
         table = await self.table(name)
+        if len(operations) == 1:
+            return [await self._single(table, operations[0])]
         try:
             results = await table.submit_transaction(operations)
         except TableTransactionError as exc:
@@ -243,6 +245,29 @@ class SmsStore:
                 raise ConcurrentUpdateError(code) from exc
             raise
         return [str(r.get("etag", "")) for r in results]
+
+    async def _single(self, table: TableClient, operation: tuple[Any, ...]) -> str:
+        """A transaction of one, as a plain entity request: same effect and errors, but the
+        SDK's multipart encoding of a transaction costs about twice the CPU of one request."""
+        kind, entity = operation[0], operation[1]
+        options: dict[str, Any] = operation[2] if len(operation) > 2 else {}
+        try:
+            if kind == "create":
+                result = await table.create_entity(entity)
+            elif kind == "update":
+                result = await table.update_entity(entity, **options)
+            elif kind == "upsert":
+                result = await table.upsert_entity(entity, **options)
+            elif kind == "delete":
+                await table.delete_entity(entity["PartitionKey"], entity["RowKey"], **options)
+                return ""
+            else:
+                raise ValueError(f"unknown table operation {kind!r}")
+        except ResourceExistsError as exc:
+            raise BatchExistsError("EntityAlreadyExists") from exc
+        except ResourceModifiedError as exc:
+            raise ConcurrentUpdateError("UpdateConditionNotSatisfied") from exc
+        return str(result.get("etag", ""))
 
     # --- messages ---------------------------------------------------------------------------
 

@@ -1,0 +1,200 @@
+"""`python -m bench`: every figure beside its target, and `.artifacts/bench.json`.
+
+Starts its own Azurite and ACS sandbox on free ports and stops them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from bench.baseline import baseline_cost
+from bench.bulk import Comparison, compare
+from bench.coldstart import ImportTime, dry_run_memory, function_modules, import_time
+from bench.costs import BULK, CostRow, measure_costs
+from bench.counting import Meter, metered_services
+from bench.events import EventRuns, event_throughput
+from bench.results import Figure, median_rate, section, write_json
+from bench.stack import ARTIFACTS, SENDERS, Stack, fresh_prefix, local_stack
+from bench.workload import opt_outs, recipients
+from shared.runtime import close_services
+
+SECTIONS = ("bulk", "events", "costs", "coldstart")
+RATIO_TARGET = 3.0
+IMPORT_TARGET_MS = 300.0
+MEMORY_TARGET_MB = 300.0
+PACKAGES = ("azure-data-tables", "azure-core", "azure-communication-sms", "httpx", "aiohttp")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--recipients", type=int, default=5_000, help="bulk send size")
+    parser.add_argument("--rounds", type=int, default=3, help="app/quickstart rounds, alternated")
+    parser.add_argument("--events", type=int, default=1_000, help="reports and inbound, each")
+    parser.add_argument("--concurrency", type=int, default=8, help="events in flight")
+    parser.add_argument("--dry-run", type=int, default=100_000, help="dry-run recipients")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these")
+    parser.add_argument("--output", type=Path, default=ARTIFACTS / "bench.json")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+def bulk_figures(result: Comparison, recipients: int) -> list[Figure]:
+    return [
+        Figure(
+            f"app: POST /api/sms, {recipients:,} recipients",
+            median_rate(result.app),
+            "recipients/s",
+            note=f"median of {len(result.app)}",
+        ),
+        Figure(
+            "quickstart: SmsClient.send, point read, upsert",
+            median_rate(result.baseline),
+            "recipients/s",
+            note=f"median of {len(result.baseline)}",
+        ),
+        Figure("app / quickstart", result.ratio, "×", RATIO_TARGET, "min"),
+    ]
+
+
+def event_figures(result: EventRuns, concurrency: int) -> list[Figure]:
+    how = f"10% duplicates, {concurrency} in flight"
+    return [
+        Figure("delivery reports", result.reports.rate, "events/s", note=how),
+        Figure("inbound messages", result.inbound.rate, "events/s", note=how),
+    ]
+
+
+def cost_lines(rows: list[CostRow]) -> str:
+    lines = [f"  {'operation':<48} {'tables':>6} {'ACS':>4}   {'budget':<11}"]
+    for row in rows:
+        tables = "n/a" if row.cost is None else str(row.cost.tables)
+        acs = "n/a" if row.cost is None else str(row.cost.acs)
+        budget = "" if row.budget is None else f"≤ {row.budget.tables} / {row.budget.acs}"
+        line = f"  {row.name:<48} {tables:>6} {acs:>4}   {budget:<11} {row.verdict:<4}"
+        lines.append(line + (f"  ({row.note})" if row.note else "").rstrip())
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def cost_figures(rows: list[CostRow]) -> list[Figure]:
+    out = []
+    for row in rows:
+        if row.budget is None:
+            continue
+        tables = None if row.cost is None else float(row.cost.tables)
+        acs = None if row.cost is None else float(row.cost.acs)
+        out.append(Figure(f"{row.name}: table round trips", tables, "", row.budget.tables))
+        out.append(Figure(f"{row.name}: ACS requests", acs, "", row.budget.acs))
+    return out
+
+
+def cold_figures(imports: list[ImportTime], memory: dict[str, float]) -> list[Figure]:
+    modules = [
+        Figure(f"import {i.module}", i.ms, "ms", IMPORT_TARGET_MS, note=i.note()) for i in imports
+    ]
+    dry_run = Figure(
+        f"dry run, {int(memory['recipients']):,} recipients: peak RSS",
+        memory["peakMb"],
+        "MB",
+        MEMORY_TARGET_MB,
+        note=f"imports alone {memory['importsMb']:.0f} MB, {memory['seconds']:.1f} s",
+    )
+    return [*modules, dry_run]
+
+
+async def costs(stack: Stack) -> list[CostRow]:
+    meter = Meter(prefix=stack.use())
+    with metered_services(meter):
+        await close_services()
+        rows = await measure_costs(stack.sandbox_url, meter)
+        await close_services()
+    targets = recipients(BULK, area=312)
+    quickstart = await asyncio.to_thread(
+        baseline_cost, stack, targets, opt_outs(targets, SENDERS, area=312)
+    )
+    note = "for comparison: the same send the quickstart way"
+    return [*rows, CostRow("quickstart bulk send, 1,000 recipients", quickstart, note)]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    wanted = args.only or list(SECTIONS)
+    data: dict[str, Any] = {"meta": _meta(args)}
+    figures: list[Figure] = []
+
+    def show(title: str, new: list[Figure]) -> None:
+        figures.extend(new)
+        print(section(title, new), flush=True)
+
+    with local_stack() as stack:
+        if "bulk" in wanted:
+            print(f"Bulk send, {args.recipients:,} recipients, {args.rounds} rounds", flush=True)
+            bulk = asyncio.run(compare(stack, args.recipients, args.rounds))
+            data["bulk"] = {"app": bulk.app, "quickstart": bulk.baseline, "ratio": bulk.ratio}
+            show("", bulk_figures(bulk, args.recipients))
+        if "events" in wanted:
+            events = asyncio.run(event_throughput(stack, args.events, args.concurrency))
+            data["events"] = {"reports": events.reports, "inbound": events.inbound}
+            show(f"\nEvents, {args.events:,} of each", event_figures(events, args.concurrency))
+        if "costs" in wanted:
+            rows = asyncio.run(costs(stack))
+            data["costs"] = [row.to_json() for row in rows]
+            figures.extend(cost_figures(rows))
+            print("\nRequests per operation (warm; budget: tables / ACS)\n" + cost_lines(rows))
+        if "coldstart" in wanted:
+            memory = dry_run_memory(stack.app_env(fresh_prefix()), args.dry_run)
+    if "coldstart" in wanted:
+        imports = [import_time(module) for module in function_modules()]
+        data["coldstart"] = {"imports": imports, "dryRun": memory}
+        show("\nCold start (median of 3 fresh processes) and memory", cold_figures(imports, memory))
+    data["figures"] = [_figure(f) for f in figures]
+    return data
+
+
+def _figure(figure: Figure) -> dict[str, Any]:
+    return {
+        "name": figure.name,
+        "value": figure.value,
+        "unit": figure.unit,
+        "target": figure.target,
+        "direction": figure.direction if figure.target is not None else None,
+        "verdict": figure.verdict,
+    }
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "packages": {name: version(name) for name in PACKAGES},
+        "args": {
+            k: os.path.relpath(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    began = perf_counter()
+    data = run(args)
+    data["meta"]["seconds"] = round(perf_counter() - began, 1)
+    write_json(args.output, data)
+    missed = [f["name"] for f in data["figures"] if f["verdict"] == "MISS"]
+    passed = sum(1 for f in data["figures"] if f["verdict"] == "pass")
+    print(f"\n{passed} targets pass, {len(missed)} missed" + (": " if missed else ""), end="")
+    print("; ".join(missed))
+    print(f"{data['meta']['seconds']:.0f} s; results in {os.path.relpath(args.output)}")
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

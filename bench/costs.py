@@ -1,0 +1,183 @@
+"""Requests per operation, counted exactly on the wire (see `bench.counting`).
+
+Measured warm, as in a worker that has been serving: tables exist and each sender's token-bucket
+row and ETag are cached in the process (one warm-up send to every sender of the pool first).
+The first send of a process costs more (a create-if-absent per table, a read per bucket), shown
+apart. Run with pacing out of the way and ACS's rate limit off, so a bulk send goes at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bench import app
+from bench.counting import Cost, Meter
+from bench.stack import SENDERS
+from bench.workload import MESSAGE, one_per_sender, opt_outs, recipients, store_opt_outs
+from shared.runtime import get_services
+
+BULK = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    tables: int
+    acs: int
+
+    def allows(self, cost: Cost) -> bool:
+        return cost.tables <= self.tables and cost.acs <= self.acs
+
+
+BUDGETS = {
+    "single send": Budget(tables=6, acs=1),
+    "bulk send, 1,000 recipients": Budget(tables=60, acs=10),
+    "delivery report": Budget(tables=4, acs=0),
+    "inbound message": Budget(tables=5, acs=0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    name: str
+    cost: Cost | None  # None: the operation is not there to measure
+    note: str = ""
+
+    @property
+    def budget(self) -> Budget | None:
+        return BUDGETS.get(self.name)
+
+    @property
+    def verdict(self) -> str:
+        if self.cost is None:
+            return "n/a"
+        if self.budget is None:
+            return ""
+        return "pass" if self.budget.allows(self.cost) else "MISS"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tables": None if self.cost is None else self.cost.tables,
+            "acs": None if self.cost is None else self.cost.acs,
+            "budgetTables": None if self.budget is None else self.budget.tables,
+            "budgetAcs": None if self.budget is None else self.budget.acs,
+            "verdict": self.verdict,
+            "breakdown": None if self.cost is None else self.cost.breakdown(),
+            "note": self.note,
+        }
+
+
+async def _counted(meter: Meter, operation: Callable[[], Awaitable[object]]) -> Cost:
+    mark = meter.mark()
+    await operation()
+    return meter.since(mark)
+
+
+async def measure_costs(
+    sandbox_url: str, meter: Meter, *, with_analytics: bool = True
+) -> list[CostRow]:
+    """Every operation, in a process whose services send through `meter`'s transports
+    (`bench.counting.metered_services`), against fresh tables: once to warm up, then counted."""
+    services = await get_services()
+    cold = CostRow(
+        "single send, cold",
+        await _counted(meter, lambda: app.post_sms({"to": "+13125550100", "message": MESSAGE})),
+        "first in a process: creates its tables, reads its sender's bucket",
+    )
+    bulk = recipients(BULK, area=312)
+    await store_opt_outs(services.store, opt_outs(bulk, SENDERS, area=312))
+    await app.post_sms({"to": one_per_sender(SENDERS), "message": MESSAGE})  # every bucket
+    await _operations(sandbox_url, meter, area=773, bulk=None)  # every table, once
+    rows = [cold, *await _operations(sandbox_url, meter, area=312, bulk=bulk)]
+    if with_analytics:
+        first = await _analytics(meter)
+        if first.cost is not None:
+            first = replace(first, note="computes the rollups of every hour that has none")
+        rows.append(await _analytics(meter))
+        rows.append(replace(first, name="analytics, 30 days, first in a process"))
+    return rows
+
+
+async def _operations(
+    sandbox_url: str, meter: Meter, *, area: int, bulk: list[str] | None
+) -> list[CostRow]:
+    rows: list[CostRow] = []
+
+    async def row(name: str, operation: Callable[[], Awaitable[object]], note: str = "") -> None:
+        rows.append(CostRow(name, await _counted(meter, operation), note))
+
+    single = f"+1{area}5550123"
+    await row("single send", lambda: app.post_sms({"to": single, "message": MESSAGE}))
+    await row(
+        "single send with Idempotency-Key",
+        lambda: app.post_sms({"to": f"+1{area}5550124", "message": MESSAGE}, f"order-{area}"),
+    )
+    if bulk is not None:
+        await row(
+            "bulk send, 1,000 recipients",
+            lambda: app.post_sms({"to": bulk, "message": MESSAGE}),
+            "pool of 3 senders; 1,000 opt-outs stored, 100 of them among the recipients",
+        )
+        pinned = recipients(BULK, area=area + 1)
+        await row(
+            "bulk send, 1,000 recipients, one sender",
+            lambda: app.post_sms({"to": pinned, "message": MESSAGE, "from": SENDERS[0]}),
+            "`from` given: no opt-out among them",
+        )
+
+    [received] = _inbox(sandbox_url, single)
+    report = app.delivery_report(
+        acs_message_id=received["messageId"],
+        sender=received["from"],
+        to=single,
+        tag=received["tag"],
+        event_id=f"report-{area}",
+        received=_now(),
+    )
+    await row("delivery report", lambda: app.report(report))
+    await row("delivery report, repeated", lambda: app.report(report), "Event Grid duplicate")
+
+    def inbound(text: str, event_id: str) -> dict[str, Any]:
+        return app.inbound(
+            sender=single, to=received["from"], text=text, event_id=event_id, received=_now()
+        )
+
+    await row("inbound message", lambda: app.receive(inbound("Thanks, see you then", f"in-{area}")))
+    await row(
+        "inbound STOP",
+        lambda: app.receive(inbound("STOP", f"stop-{area}")),
+        "exact STOP to a toll-free number: no reply; scans the outbox for waiting messages",
+    )
+    return rows
+
+
+async def _analytics(meter: Meter) -> CostRow:
+    name = "analytics, 30 days"
+    try:
+        analytics = importlib.import_module("analytics")
+    except ImportError:
+        return CostRow(name, None, "GET /api/analytics is not there yet")
+
+    async def query() -> None:
+        response = await analytics.main(app.http_request("GET", "analytics"))
+        if response.status_code != 200:
+            raise RuntimeError(f"GET /api/analytics answered {response.status_code}")
+
+    return CostRow(name, await _counted(meter, query), "GET /api/analytics, after a first one")
+
+
+def _inbox(sandbox_url: str, to: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{sandbox_url}/sandbox/messages", params={"to": to}, timeout=10)
+    response.raise_for_status()
+    value: list[dict[str, Any]] = response.json()["value"]
+    return value
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
