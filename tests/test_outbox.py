@@ -53,6 +53,24 @@ async def view(message_id: str) -> dict[str, Any]:
     return result
 
 
+def drainer_for(
+    services: Services,
+    *,
+    report_timeout: timedelta = timedelta(hours=1),
+    clock: Callable[[], datetime] | None = None,
+) -> OutboxDrainer:
+    """A second outbox runner beside the app's own, at ACS's toll-free rate, no quiet hours."""
+    options = {"clock": clock} if clock else {}
+    return OutboxDrainer(
+        services.store,
+        services.acs,
+        rate_per_minute=200,
+        quiet_hours=None,
+        report_timeout=report_timeout,
+        **options,
+    )
+
+
 async def tick() -> None:
     from azure.functions.timer import TimerRequest
 
@@ -80,13 +98,7 @@ async def test_two_ticks_at_once_send_each_message_once(sandbox_url: str) -> Non
     answer = await post({"to": to, "message": "reminder", "sendAt": soon(1)})
     await asyncio.sleep(1.2)
     services = await get_services()
-    twin = OutboxDrainer(
-        services.store,
-        services.acs,
-        rate_per_minute=200,
-        quiet_hours=None,
-        report_timeout=timedelta(hours=1),
-    )
+    twin = drainer_for(services, report_timeout=timedelta(hours=1))
     await asyncio.gather(services.drainer.drain(), twin.drain(), services.drainer.drain())
     inbox = Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages"))
     assert inbox == Counter(to)  # everyone once, nobody twice
@@ -213,14 +225,7 @@ async def test_bulk_send_is_paced_at_the_pools_rate(sandbox_url: str) -> None:
     services: Services = await get_services()
     clock = scaled_clock(scale)
     sender = SmsSender(services.settings, services.store, services.acs, clock=clock)
-    drainer = OutboxDrainer(
-        services.store,
-        services.acs,
-        rate_per_minute=200,
-        quiet_hours=None,
-        report_timeout=timedelta(hours=1),
-        clock=clock,
-    )
+    drainer = drainer_for(services, report_timeout=timedelta(hours=1), clock=clock)
     to = [f"+1206555{i:04d}" for i in range(recipients)]
     request = parse_send_request(
         {"to": to, "message": "Your order is ready"}, pool=SENDERS, default_region="US", now=clock()
@@ -290,13 +295,8 @@ async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: s
     await services.store.add_outbox_entries(outbox_rows(held, now))
     await services.store.create_messages(held, batch)  # ...and the process dies here
 
-    later = OutboxDrainer(
-        services.store,
-        services.acs,
-        rate_per_minute=200,
-        quiet_hours=None,
-        report_timeout=timedelta(hours=1),
-        clock=shifted(timedelta(minutes=3)),
+    later = drainer_for(
+        services, report_timeout=timedelta(hours=1), clock=shifted(timedelta(minutes=3))
     )
     await later.drain()  # the sweep: claims lapsed, back to the outbox
     await later.drain()  # sent, with the ids written before the crash
@@ -314,25 +314,15 @@ async def test_no_delivery_report_in_time_becomes_unknown(sandbox_url: str) -> N
     sandbox_config(sandbox_url, reportDelaySeconds=3600)  # ACS never reports within the test
     answer = await post({"to": ["+12065550312", "+12065550313"], "message": "hi"})
     services = await get_services()
-    late = OutboxDrainer(
-        services.store,
-        services.acs,
-        rate_per_minute=200,
-        quiet_hours=None,
-        report_timeout=timedelta(minutes=30),
-        clock=shifted(timedelta(minutes=31)),
+    late = drainer_for(
+        services, report_timeout=timedelta(minutes=30), clock=shifted(timedelta(minutes=31))
     )
     await late.drain()
     for result in answer["results"]:
         message = await view(result["id"])
         assert message["status"] == "unknown"
         assert "no delivery report" in message["history"][-1]["detail"]
-    early = OutboxDrainer(
-        services.store,
-        services.acs,
-        rate_per_minute=200,
-        quiet_hours=None,
-        report_timeout=timedelta(minutes=30),
-        clock=shifted(timedelta(minutes=31)),
+    early = drainer_for(
+        services, report_timeout=timedelta(minutes=30), clock=shifted(timedelta(minutes=31))
     )
     assert (await early.drain()).looked_at == 0  # nothing left to watch: the sweep row is gone

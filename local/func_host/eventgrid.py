@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from local.func_host.invoke import FunctionRunner, new_id
-from local.func_host.logs import log_invocation
+from local.func_host.invoke import FunctionRunner, invoke_logged
 from local.func_host.model import EVENT_GRID_TRIGGER, LoadedFunction
 from local.func_host.payloads import event_datum
 
@@ -74,22 +72,7 @@ async def handle_webhook(
 
 async def invoke_event(function: LoadedFunction, event: Any, runner: FunctionRunner) -> bool:
     """Run the function for one event and write its invocation line; True if it succeeded."""
-    invocation_id = new_id()
-    started = time.perf_counter()
-    try:
-        await runner.invoke(function, event_datum(event), invocation_id)
-    except Exception as error:
-        logger.error(
-            "Function 'Functions.%s' (Id=%s) failed", function.name, invocation_id, exc_info=True
-        )
-        outcome, failed = type(error).__name__, True
-    else:
-        outcome, failed = "ok", False
-    elapsed = (time.perf_counter() - started) * 1000
-    log_invocation(
-        function.name, EVENT_GRID_TRIGGER, elapsed, outcome, invocation_id, failed=failed
-    )
-    return not failed
+    return await invoke_logged(function, event_datum(event), EVENT_GRID_TRIGGER, runner)
 
 
 async def _dispatch(

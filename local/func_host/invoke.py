@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ from azure.functions.http import HttpRequestConverter
 from azure.functions.meta import Datum
 from azure.functions.timer import TimerRequestConverter
 
+from local.func_host.logs import log_invocation
 from local.func_host.model import (
     EVENT_GRID_TRIGGER,
     HTTP_TRIGGER,
@@ -219,6 +222,9 @@ class FunctionRunner:
         return len(self._running)
 
 
+invocation_errors = logging.getLogger("func_host")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -228,3 +234,23 @@ def _call_in_thread(
 ) -> T:
     _thread_local.invocation_id = invocation_id
     return entry_point(**arguments)
+
+
+async def invoke_logged(
+    function: LoadedFunction, datum: Datum, trigger: str, runner: FunctionRunner
+) -> bool:
+    """Run a non-HTTP function once and write its invocation line; True if it succeeded."""
+    invocation_id = new_id()
+    started = time.perf_counter()
+    try:
+        await runner.invoke(function, datum, invocation_id)
+    except Exception as error:
+        invocation_errors.error(
+            "Function 'Functions.%s' (Id=%s) failed", function.name, invocation_id, exc_info=True
+        )
+        outcome, failed = type(error).__name__, True
+    else:
+        outcome, failed = "ok", False
+    elapsed = (time.perf_counter() - started) * 1000
+    log_invocation(function.name, trigger, elapsed, outcome, invocation_id, failed=failed)
+    return not failed

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from local.func_host.invoke import FunctionRunner, new_id
-from local.func_host.logs import log_invocation
+from local.func_host.invoke import FunctionRunner, invoke_logged
 from local.func_host.model import TIMER_TRIGGER, LoadedFunction
 from local.func_host.payloads import TimerInput, timer_datum
 from local.func_host.schedule import Schedule
@@ -33,20 +31,7 @@ def utc_now() -> datetime:
 
 async def invoke_timer(function: LoadedFunction, timer: TimerInput, runner: FunctionRunner) -> bool:
     """Run the function once with this TimerInfo; write its invocation line; True if ok."""
-    invocation_id = new_id()
-    started = time.perf_counter()
-    try:
-        await runner.invoke(function, timer_datum(timer), invocation_id)
-    except Exception as error:
-        logger.error(
-            "Function 'Functions.%s' (Id=%s) failed", function.name, invocation_id, exc_info=True
-        )
-        outcome, failed = type(error).__name__, True
-    else:
-        outcome, failed = "ok", False
-    elapsed = (time.perf_counter() - started) * 1000
-    log_invocation(function.name, TIMER_TRIGGER, elapsed, outcome, invocation_id, failed=failed)
-    return not failed
+    return await invoke_logged(function, timer_datum(timer), TIMER_TRIGGER, runner)
 
 
 async def run_timer(
