@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 
 def sticky_sender(pool: Sequence[str], recipient: str) -> str:
@@ -43,19 +43,6 @@ class Bucket:
         have = self.available(now, rate_per_minute)
         granted = max(0, min(want, int(have - reserve(rate_per_minute))))
         return granted, Bucket(have - granted, now)
-
-    def put_back(self, count: int, now: datetime, rate_per_minute: int) -> Bucket:
-        """Return tokens that were taken but not used (ACS refused before counting them)."""
-        return Bucket(
-            min(float(rate_per_minute), self.available(now, rate_per_minute) + count), now
-        )
-
-    def ready_at(self, want: int, now: datetime, rate_per_minute: int) -> datetime:
-        """When `want` tokens (at most one minute's worth) will be there."""
-        missing = min(want, rate_per_minute) - self.available(now, rate_per_minute)
-        if missing <= 0:
-            return now
-        return now + timedelta(seconds=missing * 60.0 / rate_per_minute)
 
 
 def reserve(rate_per_minute: int) -> int:

@@ -544,11 +544,6 @@ class SmsStore:
                 break
         return out
 
-    @_translated
-    async def delete_orphan_report(self, partition: str, row: str) -> None:
-        table = await self.table(ORPHAN_REPORTS)
-        await table.delete_entity(partition, row)
-
     # --- outbox and rate buckets -----------------------------------------------------------
 
     @_translated
@@ -701,13 +696,6 @@ class SmsStore:
     async def record_usage(self, events: Sequence[UsageEvent]) -> None:
         """Upsert usage rows, per hour partition: a repeated event overwrites its own row."""
         await self._upsert_rows(USAGE, [e.to_entity() for e in events])
-
-    @_translated
-    async def list_usage(self, hour: str) -> list[UsageEvent]:
-        return [
-            UsageEvent.from_entity(e)
-            async for e in self._query(USAGE, "PartitionKey eq @pk", {"pk": hour})
-        ]
 
     # --- idempotency keys -------------------------------------------------------------------
 
