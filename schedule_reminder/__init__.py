@@ -1,6 +1,6 @@
 """The outbox tick (`SMS_OUTBOX_SCHEDULE`, every 10 seconds by default): send what is due, at
-each sender's pace; settle what expired or lost its delivery report; keep the usage rollups
-fresh (at most once a minute)."""
+each sender's pace; settle what expired or lost its delivery report; apply kept delivery
+reports whose message has appeared; keep the usage rollups fresh (at most once a minute)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ async def main(timer: func.TimerRequest) -> None:
     services = await get_services()
     await services.drainer.drain()
     try:
+        await services.reports.retry_kept(utcnow())  # reports that came before their message
         await refresh_rollups(services.store, utcnow())
-    except StoreUnavailableError:  # the next tick refreshes; sending must not wait for it
-        log.warning("usage rollups not refreshed: table storage unavailable")
+    except StoreUnavailableError:  # the next tick tries again; sending must not wait for it
+        log.warning("kept reports and usage rollups not refreshed: table storage unavailable")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
 from shared.delivery import apply_delivery_report, is_carrier_block
-from shared.events import DeliveryReport
+from shared.events import DeliveryAttempt, DeliveryReport
 from shared.ids import message_id
 from shared.ledger import ConsentEntry, ThreadEntry
 from shared.phone import event_number, mask
@@ -35,25 +36,61 @@ def outbound_thread_entry(message: MessageRecord, text: str | None = None) -> Th
     )
 
 
+ORPHAN_RETRY_WINDOW = timedelta(days=1)
+
+
+def report_to_json(report: DeliveryReport) -> str:
+    data = asdict(report)
+    data["received_at"] = report.received_at.isoformat()
+    data["attempts"] = [
+        {"at": a.at.isoformat(), "ok": a.segments_succeeded, "failed": a.segments_failed}
+        for a in report.attempts
+    ]
+    return json.dumps(data, separators=(",", ":"))
+
+
+def report_from_json(text: str) -> DeliveryReport:
+    data = json.loads(text)
+    return DeliveryReport(
+        event_id=data["event_id"],
+        acs_message_id=data["acs_message_id"],
+        sender=data["sender"],
+        to=data["to"],
+        delivery_status=data["delivery_status"],
+        details=data["details"],
+        attempts=tuple(
+            DeliveryAttempt(datetime.fromisoformat(a["at"]), int(a["ok"]), int(a["failed"]))
+            for a in data["attempts"]
+        ),
+        received_at=datetime.fromisoformat(data["received_at"]),
+        tag=data["tag"],
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class DeliveryReports:
     def __init__(self, store: SmsStore, default_region: str) -> None:
         self._store = store
         self._region = default_region
 
-    async def apply(self, report: DeliveryReport) -> str:
-        """Returns what happened: applied, unchanged, or orphan (kept for a later sweep)."""
+    async def apply(self, report: DeliveryReport, *, keep_if_unknown: bool = True) -> str:
+        """Returns what happened: applied, unchanged, or orphan (kept for a later try)."""
         to = event_number(report.to, self._region)
         tag = parse_acs_tag(report.tag)
         for _ in range(MAX_CONFLICT_RETRIES):
             message = await self._store.find_sent_message(*tag, to) if tag else None
             if message is None:
-                await self._store.keep_orphan_report(
-                    acs_message_id=report.acs_message_id,
-                    event_id=report.event_id,
-                    body=json.dumps(asdict(report), default=str),
-                    at=report.received_at,
-                )
-                log.warning("delivery report for an unknown message to %s kept", mask(to))
+                if keep_if_unknown:
+                    await self._store.keep_orphan_report(
+                        acs_message_id=report.acs_message_id,
+                        event_id=report.event_id,
+                        body=report_to_json(report),
+                        at=report.received_at,
+                    )
+                    log.warning("delivery report for an unknown message to %s kept", mask(to))
                 return "orphan"
             updated = apply_delivery_report(message, report)
             if updated is message:
@@ -67,6 +104,22 @@ class DeliveryReports:
             await self._count(saved)
             return "applied"
         raise ConcurrentUpdateError("delivery report kept conflicting; Event Grid will retry")
+
+    async def retry_kept(self, now: datetime, limit: int = 50) -> int:
+        """Try kept reports again: one whose message has appeared since is applied and let go.
+        Reports kept for over a day stay for inspection but are no longer tried."""
+        applied = 0
+        for row in await self._store.list_orphan_reports(limit):
+            if now - _aware(row["At"]) > ORPHAN_RETRY_WINDOW:
+                continue
+            try:
+                report = report_from_json(row["Body"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours to read; left for a person
+            if await self.apply(report, keep_if_unknown=False) != "orphan":
+                await self._store.forget_orphan_report(row["PartitionKey"], row["RowKey"])
+                applied += 1
+        return applied
 
     async def _count(self, message: MessageRecord) -> None:
         if message.status not in (Status.DELIVERED, Status.FAILED):

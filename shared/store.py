@@ -535,6 +535,11 @@ class SmsStore:
         )
 
     @_translated
+    async def forget_orphan_report(self, partition: str, row: str) -> None:
+        table = await self.table(ORPHAN_REPORTS)
+        await table.delete_entity(partition, row)
+
+    @_translated
     async def list_orphan_reports(self, limit: int = 100) -> list[dict[str, Any]]:
         table = await self.table(ORPHAN_REPORTS)
         out: list[dict[str, Any]] = []

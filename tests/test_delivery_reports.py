@@ -235,3 +235,44 @@ async def test_storage_outage_raises_so_event_grid_retries(monkeypatch: pytest.M
     )
     with pytest.raises(StoreUnavailableError):
         await on_delivery_report.main(trigger_event(payload))
+
+
+async def test_a_report_kept_for_want_of_its_message_is_applied_when_it_appears() -> None:
+    """Whatever the cause (a table restored from backup, another deployment's prefix), a report
+    whose message is not there yet is kept, and a later tick applies it once it is."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.ids import new_batch_id
+    from shared.phone import normalize_recipients
+    from shared.records import acs_tag
+    from shared.send_plan import claim, plan_batch
+    from shared.send_request import parse_send_request
+    from shared.status import Status
+
+    services = await get_services()
+    to, batch_id = "+12065550120", new_batch_id()
+    payload = delivery_report_payload(
+        acs_message_id="Outgoing_later",
+        sender=SENDERS[0],
+        to=to,
+        tag=acs_tag(batch_id, [0]),
+        received=T1,
+    )
+    await on_delivery_report.main(trigger_event(payload))
+    assert len(await services.store.list_orphan_reports()) == 1
+    now = datetime.now(UTC)
+    assert await services.reports.retry_kept(now) == 0  # still nothing to apply it to
+
+    request = parse_send_request(
+        {"to": to, "message": "hi", "from": SENDERS[0]}, pool=SENDERS, default_region="US"
+    )
+    batch, [message] = plan_batch(
+        request, normalize_recipients([to], "US"), set(), batch_id=batch_id, pool=SENDERS, now=now
+    )
+    sent = claim(message, now, timedelta(minutes=2)).advance(
+        Status.ACCEPTED, now, acs_message_id="Outgoing_later", sent_at=now
+    )
+    await services.store.create_messages([sent], batch)
+    assert await services.reports.retry_kept(now) == 1
+    assert (await view(f"{batch_id}-0"))["status"] == "delivered"
+    assert await services.store.list_orphan_reports() == []
