@@ -48,10 +48,6 @@ class Settings:
     inbound_webhook_url: str
     inbound_webhook_secret: str = field(repr=False)
 
-    @property
-    def default_sender(self) -> str:
-        return self.from_numbers[0]
-
 
 def parse_acs_connection_string(value: str) -> AcsConnection:
     """`endpoint=https://x.communication.azure.com/;accesskey=<base64>`, keys case-insensitive."""

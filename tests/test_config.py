@@ -17,7 +17,6 @@ def test_defaults() -> None:
     assert settings.acs.endpoint == "https://contoso.communication.azure.com"
     assert settings.acs.access_key == b"k" * 32
     assert settings.from_numbers == ("+18005550100", "+18005550101")
-    assert settings.default_sender == "+18005550100"
     assert settings.default_region == "US"
     assert settings.table_prefix == "sms"
     assert settings.rate_per_number_per_minute == 200
