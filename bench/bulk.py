@@ -34,7 +34,7 @@ async def app_run(stack: Stack, targets: Sequence[str], entries: Sequence[OptOut
     stack.use()
     await close_services()
     services = await get_services()
-    await store_opt_outs(services.store, entries)
+    await store_opt_outs(services.storage, entries)
     await app.post_sms({"to": one_per_sender(SENDERS), "message": MESSAGE})
     began = perf_counter()
     answer = await app.post_sms({"to": list(targets), "message": MESSAGE, "tag": "bench"})

@@ -91,7 +91,7 @@ async def measure_costs(
         "first in a process: creates its tables, reads its sender's bucket",
     )
     bulk = recipients(BULK, area=312)
-    await store_opt_outs(services.store, opt_outs(bulk, SENDERS, area=312))
+    await store_opt_outs(services.storage, opt_outs(bulk, SENDERS, area=312))
     await app.post_sms({"to": one_per_sender(SENDERS), "message": MESSAGE})  # every bucket
     await _operations(sandbox_url, meter, area=773, bulk=None)  # every table, once
     rows = [cold, *await _operations(sandbox_url, meter, area=312, bulk=bulk)]

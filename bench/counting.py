@@ -24,7 +24,7 @@ from azure.core.pipeline.transport import (
 
 from shared.acs_client import AcsSmsClient
 from shared.config import AcsConnection
-from shared.store import SmsStore
+from shared.storage import Storage
 
 Service = Literal["tables", "acs"]
 _TABLE = re.compile(r"/([A-Za-z][A-Za-z0-9]*|\$batch)(?:\(|$)")
@@ -179,10 +179,10 @@ def metered_services(meter: Meter) -> Iterator[Meter]:
     """While active, the services `shared.runtime` builds send through `meter`'s transports.
 
     Close the current services first (`shared.runtime.close_services`) so they are rebuilt."""
-    make_store = SmsStore.from_connection_string
+    make_store = Storage.from_connection_string
     make_acs = AcsSmsClient.from_connection
 
-    def store(connection_string: str, *, prefix: str, **kwargs: Any) -> SmsStore:
+    def store(connection_string: str, *, prefix: str, **kwargs: Any) -> Storage:
         return make_store(
             connection_string, prefix=prefix, transport=meter.tables_transport(), **kwargs
         )
@@ -191,7 +191,7 @@ def metered_services(meter: Meter) -> Iterator[Meter]:
         return make_acs(connection, transport=meter.acs_transport(), **kwargs)
 
     with (
-        mock.patch.object(SmsStore, "from_connection_string", store),
+        mock.patch.object(Storage, "from_connection_string", store),
         mock.patch.object(AcsSmsClient, "from_connection", acs),
     ):
         yield meter

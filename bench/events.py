@@ -83,7 +83,7 @@ async def event_throughput(stack: Stack, count: int, concurrency: int) -> EventR
         for i, (r, m) in enumerate(sent)
     ]
     report_run = await drive(on_delivery_report.main, with_duplicates(reports, 1), concurrency)
-    counts = await services.store.batch_status_counts(answer["batchId"])
+    counts = await services.storage.messages.status_counts(answer["batchId"])
     if counts != {"delivered": count}:
         raise RuntimeError(f"after the reports the batch holds {counts}")
     inbound_run = await drive(on_sms_received.main, with_duplicates(replies, 2), concurrency)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.pacing import sticky_sender
-from shared.store import POOL_WIDE, SmsStore
+from shared.storage import Storage
+from shared.tables.opt_outs import POOL_WIDE
 
 MESSAGE = "Your order has shipped. Track it in the app."  # GSM-7, one segment
 OPT_OUTS = 1_000
@@ -46,13 +47,13 @@ def opt_outs(targets: Sequence[str], senders: Sequence[str], area: int = 206) ->
     ]
 
 
-async def store_opt_outs(store: SmsStore, entries: Sequence[OptOut], parallel: int = 16) -> None:
+async def store_opt_outs(store: Storage, entries: Sequence[OptOut], parallel: int = 16) -> None:
     gate = asyncio.Semaphore(parallel)
     now = datetime.now(UTC)
 
     async def one(entry: OptOut) -> None:
         async with gate:
-            await store.add_opt_out(entry.recipient, sender=entry.scope, at=now, source="bench")
+            await store.opt_outs.add(entry.recipient, scope=entry.scope, at=now, source="bench")
 
     await asyncio.gather(*(one(e) for e in entries))
 

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import azure.functions as func
 
-from shared.analytics_report import build_report, parse_report_query
+from shared.analytics import build_report, parse_report_query
+from shared.clock import utcnow
 from shared.dashboard_page import SECURITY_HEADERS, error_page, render_dashboard
-from shared.http_api import ApiError, http_endpoint
-from shared.records import utcnow
+from shared.errors import ValidationError
+from shared.http_api import http_endpoint, status_of
 from shared.rollups_refresh import load_rollups
 from shared.runtime import get_services
 
@@ -19,10 +20,12 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
     now = utcnow()
     try:
         query = parse_report_query(req.params, now.date())
-    except ApiError as error:  # a person reads this one: answer a page, not JSON
-        return _html(error.status, error_page(error.status, error.message))
+    except ValidationError as error:  # a person reads this one: answer a page, not JSON
+        return _html(status_of(error), error_page(status_of(error), error.message))
     services = await get_services()
-    rollups = await load_rollups(services.store, query.first, query.last, query.dimensions, now)
+    rollups = await load_rollups(
+        services.storage.usage, query.first, query.last, query.dimensions, now
+    )
     by_day = build_report(replace(query, group_by="day"), rollups, now)
     grouped = by_day if query.group_by == "day" else build_report(query, rollups, now)
     return _html(200, render_dashboard(by_day, grouped, link_params=dict(req.params)))

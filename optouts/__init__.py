@@ -6,13 +6,14 @@ import uuid
 
 import azure.functions as func
 
-from shared.http_api import ApiError, http_endpoint, json_response
-from shared.ledger import ConsentEntry
+from shared.clock import utcnow
+from shared.consent import ConsentChange
+from shared.errors import NotFoundError
+from shared.http_api import http_endpoint, json_response
+from shared.opt_out_views import consent_history, opt_out_status
 from shared.query_params import page_params, phone_param, sender_param
-from shared.records import iso, utcnow
-from shared.runtime import Services, get_services
-from shared.store import POOL_WIDE
-from shared.usage import UsageEvent, UsageKind, country_of
+from shared.runtime import get_services
+from shared.tables.opt_outs import POOL_WIDE
 
 
 @http_endpoint
@@ -23,56 +24,21 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
     view = req.route_params.get("view")
     if view == "history" and req.method == "GET":
         limit, token = page_params(req)
-        try:
-            entries, token = await services.store.list_consent(
-                phone, limit=limit, continuation=token
-            )
-        except ValueError:
-            raise ApiError(
-                400, "InvalidRequest", "bad continuation token", target="continuationToken"
-            ) from None
-        return json_response(
-            200,
-            {"phone": phone, "entries": [e.to_json() for e in entries], "continuationToken": token},
-        )
+        history = await consent_history(services.storage, phone, limit=limit, continuation=token)
+        return json_response(200, history)
     if view is not None:
-        raise ApiError(404, "NotFound", "unknown opt-out view; try /history", target="view")
+        raise NotFoundError("unknown opt-out view; try /history", target="view")
     sender = sender_param(req, settings.from_numbers, settings.default_region, "from")
     if req.method in ("PUT", "DELETE"):
-        await _change(services, phone, sender, adding=req.method == "PUT")
-    return json_response(200, await _status(services, phone, sender))
-
-
-async def _change(services: Services, phone: str, sender: str | None, *, adding: bool) -> None:
-    now = utcnow()
-    scope = sender or POOL_WIDE
-    if adding:
-        await services.store.add_opt_out(phone, sender=scope, at=now, source="api")
-    else:
-        await services.store.remove_opt_out(phone, sender=scope)
-    ref = str(uuid.uuid4())
-    await services.store.add_consent(
-        ConsentEntry(
+        change = ConsentChange(
             recipient=phone,
-            at=now,
-            action="optOut" if adding else "optIn",
-            scope=scope,
+            action="optOut" if req.method == "PUT" else "optIn",
+            scopes=(sender or POOL_WIDE,),
             source="api",
-            ref=ref,
+            at=utcnow(),
+            ref=str(uuid.uuid4()),
+            usage_sender=sender,
         )
-    )
-    kind: UsageKind = "optOut" if adding else "optIn"
-    await services.store.record_usage(
-        [UsageEvent(kind, now, ref, sender=sender, country=country_of(phone), reason="api")]
-    )
-
-
-async def _status(services: Services, phone: str, sender: str | None) -> dict[str, object]:
-    senders = [sender] if sender else list(services.settings.from_numbers)
-    found = await services.store.list_opt_outs(phone, senders)
-    return {
-        "phone": phone,
-        "from": sender,
-        "optedOut": bool(found),
-        "optOuts": [{"scope": o.scope, "at": iso(o.at), "source": o.source} for o in found],
-    }
+        await services.consent.record(change)
+    status = await opt_out_status(services.storage, phone, sender, settings.from_numbers)
+    return json_response(200, status)

@@ -8,10 +8,10 @@ import logging
 
 import azure.functions as func
 
-from shared.records import utcnow
+from shared.clock import utcnow
+from shared.errors import StoreUnavailableError
 from shared.rollups_refresh import refresh_rollups
 from shared.runtime import get_services
-from shared.store import StoreUnavailableError
 
 log = logging.getLogger("sms.timer")
 
@@ -23,6 +23,6 @@ async def main(timer: func.TimerRequest) -> None:
     await services.drainer.drain()
     try:
         await services.reports.retry_kept(utcnow())  # reports that came before their message
-        await refresh_rollups(services.store, utcnow())
+        await refresh_rollups(services.storage.usage, utcnow())
     except StoreUnavailableError:  # the next tick tries again; sending must not wait for it
         log.warning("kept reports and usage rollups not refreshed: table storage unavailable")

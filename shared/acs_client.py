@@ -47,6 +47,12 @@ class AcsError(Exception):
         self.code = code or type(self).__name__.removeprefix("Acs").removesuffix("Error")
 
 
+def _marked(error: AcsError, maybe_processed: bool) -> AcsError:
+    if maybe_processed:
+        error.ambiguous = True
+    return error
+
+
 class AcsAuthenticationError(AcsError):
     pass
 
@@ -90,11 +96,17 @@ class SmsSendResult:
 
 @dataclass(frozen=True, slots=True)
 class ChunkOutcome:
-    """What became of one request: per-recipient results, or the error that stopped it."""
+    """What became of one request: per-recipient results, or the error that stopped it, and the
+    recipients withdrawn before a retry (`before_retry` said they may no longer be texted)."""
 
     recipients: Sequence[OutgoingSms]
     results: list[SmsSendResult]
     error: AcsError | None = None
+    withdrawn: frozenset[str] = frozenset()
+
+
+# Before each retry: the recipients (of those given) that may no longer be texted.
+BeforeRetry = Callable[[Sequence[OutgoingSms]], Awaitable[set[str]]]
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -240,10 +252,13 @@ class AcsSmsClient:
         message: str,
         enable_delivery_report: bool = True,
         tag: str | Callable[[Sequence[OutgoingSms]], str] | None = None,
+        before_retry: BeforeRetry | None = None,
     ) -> list[ChunkOutcome]:
         """Send to any number of recipients: requests of at most 100, run concurrently.
 
         `tag` may be a function of each request's recipients, to tell requests apart in reports.
+        `before_retry` is asked before every retry which recipients to withdraw (an opt-out
+        that arrived meanwhile); the rest are sent again with the same repeatability ids.
         """
         chunks = [
             recipients[i : i + MAX_RECIPIENTS_PER_REQUEST]
@@ -251,17 +266,23 @@ class AcsSmsClient:
         ]
 
         async def one(chunk: Sequence[OutgoingSms]) -> ChunkOutcome:
-            try:
-                results = await self.send_request(
+            withdrawn: set[str] = set()
+
+            def body(remaining: Sequence[OutgoingSms]) -> bytes:
+                return build_send_body(
                     sender=sender,
-                    recipients=chunk,
+                    recipients=remaining,
                     message=message,
                     enable_delivery_report=enable_delivery_report,
                     tag=tag(chunk) if callable(tag) else tag,
                 )
+
+            try:
+                async with self._semaphore:
+                    results = await self._post_with_retries(chunk, body, before_retry, withdrawn)
             except AcsError as exc:
-                return ChunkOutcome(chunk, [], exc)
-            return ChunkOutcome(chunk, results)
+                return ChunkOutcome(chunk, [], exc, frozenset(withdrawn))
+            return ChunkOutcome(chunk, results, None, frozenset(withdrawn))
 
         return list(await asyncio.gather(*(one(c) for c in chunks)))
 
@@ -277,21 +298,48 @@ class AcsSmsClient:
         """One `POST /sms` with retries; raises `AcsError` when ACS did not take the request."""
         if not 1 <= len(recipients) <= MAX_RECIPIENTS_PER_REQUEST:
             raise ValueError(f"1..{MAX_RECIPIENTS_PER_REQUEST} recipients per request")
-        body = build_send_body(
-            sender=sender,
-            recipients=recipients,
-            message=message,
-            enable_delivery_report=enable_delivery_report,
-            tag=tag,
-        )
-        async with self._semaphore:
-            return await self._post_with_retries(body)
 
-    async def _post_with_retries(self, body: bytes) -> list[SmsSendResult]:
+        def body(remaining: Sequence[OutgoingSms]) -> bytes:
+            return build_send_body(
+                sender=sender,
+                recipients=remaining,
+                message=message,
+                enable_delivery_report=enable_delivery_report,
+                tag=tag,
+            )
+
+        async with self._semaphore:
+            return await self._post_with_retries(recipients, body, None, set())
+
+    async def _post_with_retries(
+        self,
+        recipients: Sequence[OutgoingSms],
+        build: Callable[[Sequence[OutgoingSms]], bytes],
+        before_retry: BeforeRetry | None,
+        withdrawn: set[str],
+    ) -> list[SmsSendResult]:
+        """Once an attempt may have reached ACS, every error raised after it is `ambiguous`,
+        whatever a later attempt answered (a 429 after a lost answer included)."""
         client_request_id = str(uuid.uuid4())
         maybe_processed = False
+        remaining = list(recipients)
+        body = build(remaining)
         for attempt in range(1, self._max_attempts + 1):
             last = attempt == self._max_attempts
+            if attempt > 1 and before_retry is not None:
+                try:
+                    gone = await before_retry(remaining)
+                except Exception as exc:  # cannot tell who may be texted: no retry now
+                    raise _marked(
+                        AcsUnavailableError(f"not retried: recipients not checked ({exc})"),
+                        maybe_processed,
+                    ) from exc
+                if gone:
+                    withdrawn.update(gone)
+                    remaining = [r for r in remaining if r.to not in gone]
+                    if not remaining:
+                        return []
+                    body = build(remaining)  # same ids for those left: still recognised
             try:
                 response = await self._http.post(
                     "/sms",
@@ -316,15 +364,19 @@ class AcsSmsClient:
                 if response.status_code == 202:
                     return _parse_results(response)
                 error = _error_from_response(response)
+                maybe_processed = maybe_processed or response.status_code >= 500
                 if response.status_code not in RETRYABLE_STATUS:
-                    raise error
+                    raise _marked(error, maybe_processed)
                 delay = parse_retry_after(response.headers)
                 if delay is not None and delay > self._max_retry_after:
-                    raise AcsThrottledError(
-                        error.message, retry_after=delay, status_code=response.status_code
+                    raise _marked(
+                        AcsThrottledError(
+                            error.message, retry_after=delay, status_code=response.status_code
+                        ),
+                        maybe_processed,
                     )
             if last:
-                raise error
+                raise _marked(error, maybe_processed)
             await self._sleep(delay if delay is not None else self._backoff_delay(attempt))
         raise AssertionError("unreachable")
 

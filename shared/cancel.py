@@ -1,14 +1,11 @@
-"""Cancelling messages that have not gone out: by request (DELETE) or because of an opt-out."""
+"""Cancelling messages that have not gone out (pure): which may be, and the record after."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
 from shared.records import MessageRecord
 from shared.status import Status
-from shared.store import ConcurrentUpdateError, SmsStore
 
 CANCELABLE = (Status.SCHEDULED, Status.QUEUED)
 
@@ -27,25 +24,3 @@ def canceled(message: MessageRecord, now: datetime, reason: str) -> MessageRecor
     return message.advance(
         Status.CANCELED, now, reason, error_code="Canceled", error_message=reason, due_at=None
     )
-
-
-async def cancel_pending_for(
-    store: SmsStore, recipient: str, now: datetime, reason: str
-) -> list[MessageRecord]:
-    """Cancel every scheduled or queued message to `recipient` (after an opt-out)."""
-    by_batch: dict[str, list[int]] = defaultdict(list)
-    for entry in await store.find_outbox_for(recipient):
-        by_batch[entry.batch_id].append(entry.index)
-    done: list[MessageRecord] = []
-    for batch_id, indexes in by_batch.items():
-        waiting: Sequence[MessageRecord] = [
-            m
-            for m in await store.get_messages(batch_id, indexes)
-            if why_not_cancelable(m, now) is None
-        ]
-        for message in waiting:
-            try:
-                done += await store.update_messages([canceled(message, now, reason)])
-            except ConcurrentUpdateError:
-                continue  # taken meanwhile; the send-time opt-out check stops it anyway
-    return done

@@ -42,6 +42,7 @@ class Settings:
     rate_per_number_per_minute: int
     quiet_hours: QuietHours | None
     report_timeout_minutes: int
+    claim_lease_seconds: int
     stop_reply: str
     start_reply: str
     help_reply: str
@@ -131,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_per_number_per_minute=_int(env, "SMS_RATE_PER_NUMBER_PER_MINUTE", 200, 1),
         quiet_hours=_quiet_hours(env.get("SMS_QUIET_HOURS", "")),
         report_timeout_minutes=_int(env, "SMS_REPORT_TIMEOUT_MINUTES", 1440, 1),
+        claim_lease_seconds=_int(env, "SMS_CLAIM_LEASE_SECONDS", 120, 5),
         stop_reply=env.get("SMS_STOP_REPLY", "").strip() or DEFAULT_STOP_REPLY,
         start_reply=env.get("SMS_START_REPLY", "").strip() or DEFAULT_START_REPLY,
         help_reply=env.get("SMS_HELP_REPLY", "").strip() or DEFAULT_HELP_REPLY,

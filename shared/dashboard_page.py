@@ -10,7 +10,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from shared.acs_codes import describe
-from shared.analytics_report import GROUP_BYS, Figures, Report
+from shared.analytics import GROUP_BYS, Figures, Report
 from shared.svg_charts import (
     Series,
     bar_list,

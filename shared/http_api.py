@@ -1,8 +1,10 @@
-"""The HTTP edge: JSON answers in the Azure REST error shape, and one wrapper per entry point
-that turns every failure into an answer a client can act on (never a stack trace)."""
+"""The HTTP edge: the one place that knows HTTP status codes. Domain errors become answers in the
+Azure REST error shape through one table; every entry point is wrapped so that any failure is an
+answer a client can act on (never a stack trace), within a total time budget."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -12,41 +14,50 @@ from typing import Any
 import azure.functions as func
 
 from shared.config import SettingsError
-from shared.store import StoreUnavailableError
+from shared.errors import (
+    ConflictError,
+    DomainError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    MethodNotAllowedError,
+    NotCancelableError,
+    NotFoundError,
+    NothingSentError,
+    SendStateUnknownError,
+    StoreUnavailableError,
+    ThrottledError,
+    TooManyRecipientsError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 
 log = logging.getLogger("sms.http")
 
 JSON = "application/json"
+# Azure's front end ends an HTTP request after 230 s; answer well before, with a 503 to retry.
+REQUEST_BUDGET_SECONDS = 120.0
+STORAGE_RETRY_AFTER = "5"
+
+# Most specific first: the first type that matches gives the status.
+STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
+    (TooManyRecipientsError, 413),
+    (ValidationError, 400),
+    (UnsupportedMediaTypeError, 415),
+    (NotFoundError, 404),
+    (MethodNotAllowedError, 405),
+    (NotCancelableError, 409),
+    (ConflictError, 409),
+    (IdempotencyKeyInUseError, 409),
+    (IdempotencyKeyReusedError, 422),
+    (ThrottledError, 429),
+)
 
 
-class ApiError(Exception):
-    """An answer other than success: `{"error": {"code", "message", "target"?}}`."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        target: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.target = target
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.target is not None:
-            error["target"] = self.target
-        return {"error": error}
-
-
-def bad_request(message: str, target: str | None = None, code: str = "InvalidRequest") -> ApiError:
-    return ApiError(400, code, message, target=target)
+def error_body(code: str, message: str, target: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if target is not None:
+        error["target"] = target
+    return {"error": error}
 
 
 def json_response(
@@ -61,22 +72,50 @@ def json_response(
     )
 
 
-def error_response(error: ApiError) -> func.HttpResponse:
-    return json_response(error.status, error.body(), error.headers)
+def domain_error_response(error: DomainError) -> func.HttpResponse:
+    status = status_of(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, IdempotencyKeyInUseError | ThrottledError):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return json_response(status, error_body(error.code, error.message, error.target), headers)
+
+
+def status_of(error: DomainError) -> int:
+    return next(code for kind, code in STATUS_OF if isinstance(error, kind))
+
+
+def unavailable_response(error: StoreUnavailableError) -> func.HttpResponse:
+    """A 503 that says what is known: nothing sent, maybe sent, or only that we cannot read."""
+    if isinstance(error, NothingSentError):
+        message = "storage is unavailable; nothing was sent, retry later"
+    elif isinstance(error, SendStateUnknownError):
+        message = (
+            f"storage failed while recording batch {error.batch_id}: it may still be sent. "
+            "Repeat the request with the same Idempotency-Key to learn its state; "
+            "do not send it again without one"
+        )
+    else:
+        message = "storage is unavailable; the request could not be completed, retry later"
+    body = error_body("ServiceUnavailable", message)
+    if isinstance(error, SendStateUnknownError):
+        body["batchId"] = error.batch_id
+    return json_response(503, body, {"Retry-After": STORAGE_RETRY_AFTER})
 
 
 def read_json_body(req: func.HttpRequest) -> Any:
     """The request's JSON body, or a 415/400 that says what is wrong with it."""
     content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != JSON and not content_type.endswith("+json"):
-        raise ApiError(415, "UnsupportedMediaType", "send the body as application/json")
+        raise UnsupportedMediaTypeError("send the body as application/json")
     raw = req.get_body()
     if not raw:
-        raise bad_request("the request needs a JSON body", target="body")
+        raise ValidationError("body", "the request needs a JSON body")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}", target="body") from None
+        raise ValidationError("body", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError("body", "the body is nested too deeply") from None
 
 
 Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
@@ -86,24 +125,26 @@ def http_endpoint(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
-            return await handler(req)
-        except ApiError as error:
-            return error_response(error)
-        except StoreUnavailableError:
+            async with asyncio.timeout(REQUEST_BUDGET_SECONDS):
+                return await handler(req)
+        except DomainError as error:
+            return domain_error_response(error)
+        except StoreUnavailableError as error:
             log.warning("%s %s: table storage unavailable", req.method, handler.__module__)
-            return error_response(
-                ApiError(
-                    503,
-                    "ServiceUnavailable",
-                    "storage is unavailable; nothing was sent, retry later",
-                    headers={"Retry-After": "5"},
-                )
+            return unavailable_response(error)
+        except TimeoutError:
+            log.warning("%s %s: over the request's time budget", req.method, handler.__module__)
+            body = error_body(
+                "ServiceUnavailable",
+                "the request did not finish in time; if it was a send, repeat it with the same "
+                "Idempotency-Key to learn its state",
             )
+            return json_response(503, body, {"Retry-After": STORAGE_RETRY_AFTER})
         except SettingsError as exc:
             log.error("configuration error: %s", exc)
-            return error_response(ApiError(500, "ConfigurationError", str(exc)))
+            return json_response(500, error_body("ConfigurationError", str(exc)))
         except Exception:
             log.exception("%s %s failed", req.method, handler.__module__)
-            return error_response(ApiError(500, "InternalError", "an unexpected error occurred"))
+            return json_response(500, error_body("InternalError", "an unexpected error occurred"))
 
     return wrapper

@@ -12,16 +12,16 @@ from datetime import timedelta
 
 import phonenumbers
 
-from shared.cancel import cancel_pending_for
 from shared.config import Settings
+from shared.consent import ConsentChange, ConsentService
 from shared.events import InboundSms
 from shared.keywords import Intent, KeywordMatch, classify
-from shared.ledger import ConsentAction, ConsentEntry, ThreadEntry
+from shared.ledger import ConsentAction, ThreadEntry
 from shared.phone import event_number, mask
-from shared.records import utcnow
 from shared.send_request import reply_request
 from shared.sending import SmsSender
-from shared.store import POOL_WIDE, SmsStore
+from shared.storage import Storage
+from shared.tables.opt_outs import POOL_WIDE
 from shared.usage import UsageEvent, country_of
 from shared.webhooks import WebhookForwarder
 
@@ -40,12 +40,14 @@ class InboundMessages:
     def __init__(
         self,
         settings: Settings,
-        store: SmsStore,
+        storage: Storage,
+        consent: ConsentService,
         sender: SmsSender,
         forwarder: WebhookForwarder | None = None,
     ) -> None:
         self._settings = settings
-        self._store = store
+        self._storage = storage
+        self._consent = consent
         self._sender = sender
         self._forwarder = forwarder
 
@@ -56,7 +58,7 @@ class InboundMessages:
         if (
             match.intent is Intent.OPT_IN
             and match.keyword == "YES"
-            and not await self._opted_out(their, our)
+            and not await self._consent.is_opted_out(their, our)
         ):
             match = KeywordMatch(Intent.NONE)  # "YES" answers a question unless they had opted out
         entry = ThreadEntry(
@@ -68,7 +70,7 @@ class InboundMessages:
             text=sms.text,
             intent=None if match.intent is Intent.NONE else match.intent.value,
         )
-        first_time = await self._store.add_thread_entry(entry)
+        first_time = await self._storage.threads.add_if_absent(entry)
         log.info(
             "inbound %s from %s to %s%s",
             match.intent.value,
@@ -76,14 +78,16 @@ class InboundMessages:
             mask(our),
             "" if first_time else " (repeat)",
         )
-        last = await self._store.last_outbound(their)
-        await self._store.record_usage(_usage(sms, their, our, match, last))
+        last = await self._storage.threads.last_outbound(their)
+        await self._storage.usage.record(_usage(sms, their, our, last))
         if match.intent is Intent.OPT_OUT:
             await self._opt_out(sms, their, our, match, last)
         elif match.intent is Intent.OPT_IN:
-            await self._opt_in(sms, their, our, match)
+            # START also lifts a carrier block on the number they wrote to.
+            await self._consent.record(_change(sms, their, our, match, "optIn", (POOL_WIDE, our)))
+            await self._reply(sms, their, our, self._settings.start_reply)
         elif match.intent is Intent.HELP:
-            await self._ledger(sms, their, our, match, "help", POOL_WIDE)
+            await self._consent.record(_change(sms, their, our, match, "help", (POOL_WIDE,)))
             await self._reply(sms, their, our, self._settings.help_reply)
         elif self._forwarder is not None:
             await self._forwarder.forward(sms.event_id, _webhook_payload(sms, their, our))
@@ -93,81 +97,63 @@ class InboundMessages:
         self, sms: InboundSms, their: str, our: str, match: KeywordMatch, last: ThreadEntry | None
     ) -> None:
         # Written before the event is acknowledged: a STOP to any number stops the whole pool.
-        source = "freeText" if match.how == "freeText" else "keyword"
-        await self._store.add_opt_out(their, sender=POOL_WIDE, at=sms.received_at, source=source)
-        await self._ledger(sms, their, our, match, "optOut", POOL_WIDE, last)
-        dropped = await cancel_pending_for(self._store, their, utcnow(), "the recipient opted out")
-        if dropped:
-            log.info("opt-out canceled %d waiting message(s) to %s", len(dropped), mask(their))
+        await self._consent.record(
+            _change(sms, their, our, match, "optOut", (POOL_WIDE,), last_message=last)
+        )
         if match.exact_stop and is_toll_free(our):
             return  # the carrier has replied already and ACS now blocks this pair
         await self._reply(sms, their, our, self._settings.stop_reply, confirming_opt_out=True)
-
-    async def _opt_in(self, sms: InboundSms, their: str, our: str, match: KeywordMatch) -> None:
-        await self._store.remove_opt_out(their, sender=POOL_WIDE)
-        await self._store.remove_opt_out(their, sender=our)  # START also lifts a carrier block
-        await self._ledger(sms, their, our, match, "optIn", POOL_WIDE)
-        await self._reply(sms, their, our, self._settings.start_reply)
-
-    async def _opted_out(self, their: str, our: str) -> bool:
-        return bool(await self._store.find_opted_out([our], [their]))
-
-    async def _ledger(
-        self,
-        sms: InboundSms,
-        their: str,
-        our: str,
-        match: KeywordMatch,
-        action: ConsentAction,
-        scope: str,
-        last: ThreadEntry | None = None,
-    ) -> None:
-        await self._store.add_consent(
-            ConsentEntry(
-                recipient=their,
-                at=sms.received_at,
-                action=action,
-                scope=scope,
-                source="freeText" if match.how == "freeText" else "keyword",
-                ref=sms.event_id,
-                keyword=match.keyword,
-                match=match.how,
-                needs_review=match.needs_review,
-                our_number=our,
-                text=sms.text,
-                last_message_id=last.message_id if last else None,
-            )
-        )
 
     async def _reply(
         self, sms: InboundSms, their: str, our: str, text: str, *, confirming_opt_out: bool = False
     ) -> None:
         sender = our if our in self._settings.from_numbers else None
-        answer = await self._sender.send(
+        outcome = await self._sender.send(
             reply_request(their, text, sender),
             idempotency_key=f"reply:{sms.event_id}",
             confirming_opt_out=confirming_opt_out,
         )
-        status = answer.body.get("results", [{}])[0].get("status") if answer.status == 202 else None
-        log.info("keyword reply to %s: %s", mask(their), status or answer.status)
+        log.info("keyword reply to %s: %s", mask(their), outcome.messages[0].status.value)
 
 
 REPLY_WINDOW = timedelta(hours=24)
 
 
-def _usage(
-    sms: InboundSms, their: str, our: str, match: KeywordMatch, last: ThreadEntry | None
-) -> list[UsageEvent]:
+def _change(
+    sms: InboundSms,
+    their: str,
+    our: str,
+    match: KeywordMatch,
+    action: ConsentAction,
+    scopes: tuple[str, ...],
+    *,
+    last_message: ThreadEntry | None = None,
+) -> ConsentChange:
+    return ConsentChange(
+        recipient=their,
+        action=action,
+        scopes=scopes,
+        source="freeText" if match.how == "freeText" else "keyword",
+        at=sms.received_at,
+        ref=sms.event_id,
+        our_number=our,
+        usage_sender=our,
+        usage_reason=match.how,
+        keyword=match.keyword,
+        match=match.how,
+        needs_review=match.needs_review,
+        text=sms.text,
+        last_message_id=last_message.message_id if last_message else None,
+    )
+
+
+def _usage(sms: InboundSms, their: str, our: str, last: ThreadEntry | None) -> list[UsageEvent]:
     """Inbound, and a reply when it answers something we sent within the last 24 hours."""
     country = country_of(their)
     base = {"at": sms.received_at, "key": sms.event_id, "sender": our, "country": country}
     events = [UsageEvent("inbound", segments=sms.segment_count or 1, **base)]  # type: ignore[arg-type]
     if last is not None and timedelta(0) <= sms.received_at - last.at <= REPLY_WINDOW:
         events.append(UsageEvent("reply", **base))  # type: ignore[arg-type]
-    if match.intent is Intent.OPT_OUT:
-        events.append(UsageEvent("optOut", reason=match.how, **base))  # type: ignore[arg-type]
-    elif match.intent is Intent.OPT_IN:
-        events.append(UsageEvent("optIn", **base))  # type: ignore[arg-type]
     return events
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from shared.records import iso, key_safe
+from shared.clock import iso
+from shared.records import key_safe
 
 _REVERSE_BASE = 10**13  # milliseconds until the year 2286
 

@@ -5,8 +5,9 @@ forget the row; opted out, expired or too old to resend safely → settle it; sc
 the recipient's quiet hours → file it again for the window's end; otherwise send it, as fast as
 the sender's shared budget allows. A message is claimed with an ETag-conditional write before it
 is sent, so two overlapping runs (or a run and a request) never send it twice. A batch's sweep
-row brings back messages whose sender died mid-send, and at the delivery-report deadline turns
-sent messages still without a report into `unknown`.
+row brings back messages whose sender died mid-send (or whose outbox row a failure never let
+exist), and at the delivery-report deadline turns sent messages still without a report into
+`unknown`. Sending itself goes through the one dispatch pipeline (`dispatch.py`).
 """
 
 from __future__ import annotations
@@ -17,22 +18,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shared.acs_client import AcsSmsClient
+from shared.clock import utcnow
+from shared.conflicts import leave_alone, save_reapplying
+from shared.dispatch import CLAIM_LEASE, Dispatcher
 from shared.outbox_entry import OutboxEntry, due_bucket, sweep_entry
 from shared.quiet_hours import QuietHours, defer_until
-from shared.records import BatchRecord, MessageRecord, utcnow
+from shared.records import BatchRecord, MessageRecord
 from shared.send_plan import claim, recheck_before_send, send_usage
-from shared.sending import CLAIM_LEASE, save_outcomes, send_to_acs
 from shared.status import FINAL, Status
-from shared.store import ConcurrentUpdateError, SmsStore
+from shared.storage import Storage
 
 log = logging.getLogger("sms.outbox")
 
 DRAIN_LIMIT = 5000
+# A waiting message this far past its due time, unclaimed, has lost its outbox row.
+OVERDUE = timedelta(minutes=1)
 
 
 @dataclass
-class DrainReport:
+class DrainSummary:
     """What one run did, for its log line and for tests."""
 
     looked_at: int = 0
@@ -51,27 +55,29 @@ class DrainReport:
 class OutboxDrainer:
     def __init__(
         self,
-        store: SmsStore,
-        acs: AcsSmsClient,
+        storage: Storage,
+        dispatcher: Dispatcher,
         *,
         rate_per_minute: int,
         quiet_hours: QuietHours | None,
         report_timeout: timedelta,
+        claim_lease: timedelta = CLAIM_LEASE,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._store = store
-        self._acs = acs
+        self._storage = storage
+        self._dispatcher = dispatcher
+        self._lease = claim_lease
         self._rate = rate_per_minute
         self._quiet = quiet_hours
         self._report_timeout = report_timeout
         self._clock = clock
 
-    async def drain(self, limit: int = DRAIN_LIMIT) -> DrainReport:
+    async def drain(self, limit: int = DRAIN_LIMIT) -> DrainSummary:
         now = self._clock()
-        report = DrainReport(sent=Counter(), settled=Counter())
+        report = DrainSummary(sent=Counter(), settled=Counter())
         # Rows are filed by minute; only those whose own time has come are read further.
         entries = [
-            e for e in await self._store.list_due_outbox(now, limit=limit) if e.due_at <= now
+            e for e in await self._storage.outbox.list_due(now, limit=limit) if e.due_at <= now
         ]
         report.looked_at = len(entries)
         if not entries:
@@ -90,7 +96,7 @@ class OutboxDrainer:
         batches = {**swept, **batches}
         candidates: list[tuple[OutboxEntry, MessageRecord]] = []
         waiting = [m for m in messages.values() if m.status in (Status.QUEUED, Status.SCHEDULED)]
-        opt_outs = await self._store.find_opt_outs(
+        opt_outs = await self._storage.opt_outs.find(
             sorted({m.sender or "" for m in waiting}), sorted({m.to for m in waiting})
         )
         for entry in entries:
@@ -121,8 +127,8 @@ class OutboxDrainer:
                     report.waiting += 1
                 else:
                     candidates.append((entry, message))
-        await self._store.add_outbox_entries(refile)  # new rows before old ones go
-        saved_settled = await self._save_each(settle)
+        await self._storage.outbox.add(refile)  # new rows before old ones go
+        saved_settled = await save_reapplying(self._storage.messages, settle, leave_alone)
         for message in saved_settled:
             if message.status in FINAL:
                 assert report.settled is not None
@@ -134,7 +140,7 @@ class OutboxDrainer:
         report.waiting += len(candidates) - len(sent)
         # A row filed again this run under the same minute is the same row: keep it.
         kept = {(e.bucket, e.row_key) for e in refile + filed}
-        await self._store.remove_outbox_entries(
+        await self._storage.outbox.remove(
             [e for e in forget + done if (e.bucket, e.row_key) not in kept]
         )
         log.info("outbox: %s", report.summary())
@@ -156,20 +162,27 @@ class OutboxDrainer:
         settle: list[MessageRecord],
     ) -> BatchRecord | None:
         """Look over one batch: a claim that lapsed (its sender died) goes back to the outbox as
-        due now; a sent message past its report deadline becomes `unknown`; and the row is filed
-        again for the next thing to watch, or forgotten when nothing is left."""
+        due now, and so does a waiting message long overdue (its row was never written); a sent
+        message past its report deadline becomes `unknown`; and the row is filed again for the
+        next thing to watch, or forgotten when nothing is left."""
         forget.append(entry)
-        batch = await self._store.get_batch_header(entry.batch_id)
+        batch = await self._storage.messages.get_header(entry.batch_id)
         if batch is None:
             return None
         upcoming: list[datetime] = []
-        for message in await self._store.list_unfinished(entry.batch_id):
+        for message in await self._storage.messages.list_unfinished(entry.batch_id):
             if message.status is Status.QUEUED and message.claim_until is not None:
                 if message.claim_until <= now:
                     refile.append(OutboxEntry(message.batch_id, message.index, message.to, now))
                     settle.append(replace(message, due_at=now, claim_until=None))
                 else:
                     upcoming.append(message.claim_until)
+            elif message.status is Status.QUEUED and message.due_at is not None:
+                if message.due_at + OVERDUE <= now:
+                    refile.append(OutboxEntry(message.batch_id, message.index, message.to, now))
+                    settle.append(replace(message, due_at=now))
+                else:
+                    upcoming.append(message.due_at + OVERDUE)
             elif message.status is Status.ACCEPTED and batch.delivery_report:
                 deadline = (message.sent_at or message.created_at) + self._report_timeout
                 if deadline <= now:
@@ -190,11 +203,11 @@ class OutboxDrainer:
         batches: dict[str, BatchRecord] = {}
         messages: dict[tuple[str, int], MessageRecord] = {}
         for batch_id, indexes in by_batch.items():
-            header = await self._store.get_batch_header(batch_id)
+            header = await self._storage.messages.get_header(batch_id)
             if header is None:
                 continue
             batches[batch_id] = header
-            for message in await self._store.get_messages(batch_id, indexes):
+            for message in await self._storage.messages.get_many(batch_id, indexes):
                 messages[(batch_id, message.index)] = message
         return batches, messages
 
@@ -211,7 +224,7 @@ class OutboxDrainer:
             by_sender[message.sender or ""].append((entry, message))
         chosen: list[tuple[OutboxEntry, MessageRecord]] = []
         for sender, group in by_sender.items():
-            granted = await self._store.take_send_budget(
+            granted = await self._storage.buckets.take(
                 sender, len(group), now=now, rate_per_minute=self._rate
             )
             chosen += group[:granted]
@@ -224,55 +237,35 @@ class OutboxDrainer:
         for message in claimed:
             claimed_by_batch[message.batch_id].append(message)
         for batch_id, batch_group in claimed_by_batch.items():
-            batch = batches[batch_id]
-            updated = await send_to_acs(self._acs, batch, batch_group, now=now, clock=self._clock)
-            saved = await save_outcomes(self._store, updated)
-            requeued = [m for m in saved if m.status is Status.QUEUED and m.due_at is not None]
-            watched = (
-                [sweep_entry(batch_id, now + self._report_timeout)]
-                if batch.delivery_report and any(m.status is Status.ACCEPTED for m in saved)
-                else []
+            dispatched = await self._dispatcher.dispatch(
+                batches[batch_id], batch_group, watch_reports=True
             )
-            new_rows = [
-                OutboxEntry(m.batch_id, m.index, m.to, m.due_at) for m in requeued if m.due_at
-            ] + watched
-            await self._store.add_outbox_entries(new_rows)
-            filed += new_rows
-            await self._store.record_usage(send_usage(batch, saved))
+            if not dispatched.recorded:
+                continue  # claims lapse and the batch's sweep row brings them back
+            saved = dispatched.messages
+            filed += [
+                OutboxEntry(m.batch_id, m.index, m.to, m.due_at)
+                for m in saved
+                if m.status is Status.QUEUED and m.due_at
+            ]
+            if batches[batch_id].delivery_report and any(
+                m.status is Status.ACCEPTED for m in saved
+            ):
+                filed.append(sweep_entry(batch_id, now + self._report_timeout))
             done += [entry_of[(m.batch_id, m.index)] for m in saved]
             sent += [m for m in saved if m.status is not Status.QUEUED]
         return sent, done, filed
 
     async def _claim(self, messages: list[MessageRecord], now: datetime) -> list[MessageRecord]:
-        """ETag-conditional claims; a message someone else changed meanwhile is left alone."""
-        wanted = [claim(m, now, CLAIM_LEASE) for m in messages]
-        by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
-        for message in wanted:
-            by_batch[message.batch_id].append(message)
-        claimed: list[MessageRecord] = []
-        for group in by_batch.values():
-            try:
-                claimed += await self._store.update_messages(group)
-            except ConcurrentUpdateError:
-                for message in group:
-                    try:
-                        claimed += await self._store.update_messages([message])
-                    except ConcurrentUpdateError:
-                        log.info("outbox: a message was taken by another run")
-        return claimed
-
-    async def _save_each(self, messages: list[MessageRecord]) -> list[MessageRecord]:
-        saved: list[MessageRecord] = []
-        for message in messages:
-            try:
-                saved += await self._store.update_messages([message])
-            except ConcurrentUpdateError:
-                continue  # changed meanwhile; the next run sees its new state
-        return saved
+        """ETag-conditional claims; a message someone else changed meanwhile is left alone. Its
+        outbox row stays until its outcome is saved, so a claim this process dies holding comes
+        back when it lapses."""
+        wanted = [claim(m, now, self._lease) for m in messages]
+        return (await self._storage.messages.update(wanted)).saved
 
     async def _record(self, batches: dict[str, BatchRecord], settled: list[MessageRecord]) -> None:
         by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
         for message in settled:
             by_batch[message.batch_id].append(message)
         for batch_id, group in by_batch.items():
-            await self._store.record_usage(send_usage(batches[batch_id], group))
+            await self._storage.usage.record(send_usage(batches[batch_id], group))

@@ -11,26 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables import EdmType, EntityProperty
 
+from shared.clock import aware, iso, parse_iso
 from shared.encoding import Encoding
 from shared.ids import is_batch_id, message_id, row_key
 from shared.status import Status, can_advance
 
 BATCH_ROW = "batch"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +78,9 @@ class MessageRecord:
     due_at: datetime | None = None  # scheduled or queued: when it may go
     valid_until: datetime | None = None  # not sent by then: expired
     claim_until: datetime | None = None  # a sender holds it until then: nobody else sends it
+    # An attempt may have reached ACS (no answer, a timeout, a 5xx after the body left): from
+    # then on every resend carries the same repeatability ids, whatever a later attempt answers.
+    maybe_sent: bool = False
     history: tuple[HistoryEntry, ...] = ()
     etag: str | None = field(default=None, compare=False)
 
@@ -133,12 +127,12 @@ def batch_from_entity(entity: dict[str, Any]) -> BatchRecord:
         encoding=entity["Encoding"],
         segments=int(entity["Segments"]),
         recipient_count=int(entity["RecipientCount"]),
-        created_at=_aware(entity["CreatedAt"]),
+        created_at=aware(entity["CreatedAt"]),
         tag=entity.get("Tag"),
         delivery_report=bool(entity.get("DeliveryReport", True)),
         requested_from=entity.get("RequestedFrom"),
-        send_at=_aware(entity["SendAt"]) if entity.get("SendAt") else None,
-        valid_until=_aware(entity["ValidUntil"]) if entity.get("ValidUntil") else None,
+        send_at=aware(entity["SendAt"]) if entity.get("SendAt") else None,
+        valid_until=aware(entity["ValidUntil"]) if entity.get("ValidUntil") else None,
     )
 
 
@@ -178,6 +172,8 @@ def message_to_entity(message: MessageRecord) -> dict[str, Any]:
         "CreatedAt": message.created_at,
         "History": json.dumps([h.to_json() for h in message.history], separators=(",", ":")),
     }
+    if message.maybe_sent:
+        entity["MaybeSent"] = True
     for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items()):
         value = getattr(message, attr)
         if value is not None:
@@ -191,12 +187,12 @@ def message_to_entity(message: MessageRecord) -> dict[str, Any]:
 
 def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> MessageRecord:
     history = tuple(
-        HistoryEntry(Status(h["status"]), _parse_iso(h["at"]), h.get("detail"))
+        HistoryEntry(Status(h["status"]), parse_iso(h["at"]), h.get("detail"))
         for h in json.loads(entity.get("History") or "[]")
     )
     fields: dict[str, Any] = {attr: entity.get(name) for name, attr in _OPTIONAL_TEXT.items()}
     fields.update(
-        {attr: _aware(entity[name]) for name, attr in _OPTIONAL_TIME.items() if entity.get(name)}
+        {attr: aware(entity[name]) for name, attr in _OPTIONAL_TIME.items() if entity.get(name)}
     )
     fields.update(
         {attr: _int(entity[name]) for name, attr in _OPTIONAL_INT.items() if name in entity}
@@ -206,8 +202,9 @@ def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> Mess
         index=int(entity["RowKey"]),
         to=entity["To"],
         status=Status(entity["Status"]),
-        created_at=_aware(entity["CreatedAt"]),
+        created_at=aware(entity["CreatedAt"]),
         history=history,
+        maybe_sent=bool(entity.get("MaybeSent", False)),
         etag=etag,
         **fields,
     )
@@ -228,7 +225,11 @@ def acs_tag(batch_id: str, indexes: Sequence[int]) -> str:
 def parse_acs_tag(tag: str | None) -> tuple[str, int, int] | None:
     """The batch and row range of a report's request, or None for a tag that is not ours."""
     parts = (tag or "").split(".")
-    if len(parts) != 3 or not is_batch_id(parts[0]) or not all(p.isdigit() for p in parts[1:]):
+    if (
+        len(parts) != 3
+        or not is_batch_id(parts[0])
+        or not all(p.isascii() and p.isdigit() for p in parts[1:])
+    ):
         return None
     low, high = int(parts[1]), int(parts[2])
     return (parts[0], low, high) if low <= high else None
@@ -237,11 +238,3 @@ def parse_acs_tag(tag: str | None) -> tuple[str, int, int] | None:
 def _int(value: Any) -> int:
     """Int64 properties come back wrapped in an EntityProperty."""
     return int(value.value if isinstance(value, EntityProperty) else value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _parse_iso(text: str) -> datetime:
-    return _aware(datetime.fromisoformat(text))

@@ -1,4 +1,4 @@
-"""Clients built once per worker process and reused by every invocation.
+"""Clients and services built once per worker process and reused by every invocation.
 
 The aio clients belong to the event loop that made them; if the loop changes (as between
 tests), they are rebuilt.
@@ -13,19 +13,22 @@ from datetime import timedelta
 
 from shared.acs_client import AcsSmsClient
 from shared.config import Settings, load_settings
+from shared.consent import ConsentService
+from shared.delivery_reports import DeliveryReports
+from shared.dispatch import Dispatcher
 from shared.inbound import InboundMessages
 from shared.outbox import OutboxDrainer
-from shared.reports import DeliveryReports
 from shared.sending import SmsSender
-from shared.store import SmsStore
+from shared.storage import Storage
 from shared.webhooks import WebhookForwarder
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
-    store: SmsStore
+    storage: Storage
     acs: AcsSmsClient
+    consent: ConsentService
     sender: SmsSender
     reports: DeliveryReports
     inbound: InboundMessages
@@ -39,40 +42,50 @@ logging.getLogger("azure").setLevel(logging.WARNING)
 _current: tuple[asyncio.AbstractEventLoop, Services] | None = None
 
 
+def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> Services:
+    lease = timedelta(seconds=settings.claim_lease_seconds)
+    report_timeout = timedelta(minutes=settings.report_timeout_minutes)
+    dispatcher = Dispatcher(storage, acs, report_timeout=report_timeout)
+    consent = ConsentService(storage)
+    sender = SmsSender(settings, storage, dispatcher, claim_lease=lease)
+    forwarder = (
+        WebhookForwarder(settings.inbound_webhook_url, settings.inbound_webhook_secret)
+        if settings.inbound_webhook_url
+        else None
+    )
+    return Services(
+        settings,
+        storage,
+        acs,
+        consent,
+        sender,
+        DeliveryReports(storage, consent, settings.default_region),
+        InboundMessages(settings, storage, consent, sender, forwarder),
+        forwarder,
+        OutboxDrainer(
+            storage,
+            dispatcher,
+            rate_per_minute=settings.rate_per_number_per_minute,
+            quiet_hours=settings.quiet_hours,
+            report_timeout=report_timeout,
+            claim_lease=lease,
+        ),
+    )
+
+
 async def get_services() -> Services:
     global _current
     loop = asyncio.get_running_loop()
     if _current is not None and _current[0] is loop:
         return _current[1]
     settings = load_settings()
-    store = SmsStore.from_connection_string(
+    storage = Storage.from_connection_string(
         settings.tables_connection_string, prefix=settings.table_prefix
     )
     # A throttled request goes back to the outbox (due after Retry-After) instead of holding up
     # the other senders' requests while it waits.
     acs = AcsSmsClient.from_connection(settings.acs, max_retry_after=0.0)
-    sender = SmsSender(settings, store, acs)
-    forwarder = (
-        WebhookForwarder(settings.inbound_webhook_url, settings.inbound_webhook_secret)
-        if settings.inbound_webhook_url
-        else None
-    )
-    services = Services(
-        settings,
-        store,
-        acs,
-        sender,
-        DeliveryReports(store, settings.default_region),
-        InboundMessages(settings, store, sender, forwarder),
-        forwarder,
-        OutboxDrainer(
-            store,
-            acs,
-            rate_per_minute=settings.rate_per_number_per_minute,
-            quiet_hours=settings.quiet_hours,
-            report_timeout=timedelta(minutes=settings.report_timeout_minutes),
-        ),
-    )
+    services = build_services(settings, storage, acs)
     _current = (loop, services)
     return services
 
@@ -85,6 +98,6 @@ async def close_services() -> None:
     services = _current[1]
     _current = None
     await services.acs.aclose()
-    await services.store.aclose()
+    await services.storage.aclose()
     if services.forwarder is not None:
         await services.forwarder.aclose()

@@ -4,10 +4,15 @@ What ACS's answer means for a message:
 - accepted: ACS took it;
 - refused for this recipient, or for a reason a retry will not fix (401, 400): `rejected`;
 - throttled (429): back to the outbox after Retry-After, with fresh repeatability ids later —
-  ACS did not act on it;
+  unless an earlier attempt may have reached ACS;
 - 5xx, no connection or no answer: back to the outbox soon, keeping its repeatability ids, so
   if ACS did act, the retry is recognised as a repeat; once those ids are too old to be
   recognised, it becomes `unknown` instead of risking a second text.
+- withdrawn before a retry (the recipient opted out meanwhile): `optedOut`, never sent again.
+
+Once any attempt may have reached ACS (`maybe_sent`), the message keeps its repeatability ids
+and first-sent time for good: a fresh id is only ever given to a message no attempt could have
+delivered.
 """
 
 from __future__ import annotations
@@ -169,11 +174,16 @@ def outgoing(message: MessageRecord) -> OutgoingSms:
 
 
 def _requeue(
-    message: MessageRecord, now: datetime, wait: timedelta, detail: str, *, keep_ids: bool
+    message: MessageRecord, now: datetime, wait: timedelta, detail: str, *, maybe_sent: bool
 ) -> MessageRecord:
     entry = HistoryEntry(message.status, now, detail)
-    fields: dict[str, object] = {"due_at": now + wait, "claim_until": None}
-    if not keep_ids:
+    maybe_sent = maybe_sent or message.maybe_sent
+    fields: dict[str, object] = {
+        "due_at": now + wait,
+        "claim_until": None,
+        "maybe_sent": maybe_sent,
+    }
+    if not maybe_sent:
         fields["repeatability_request_id"] = None
         fields["repeatability_first_sent"] = None
     return replace(message, history=(*message.history, entry), **fields)  # type: ignore[arg-type]
@@ -185,7 +195,9 @@ def apply_outcomes(
     """Each sent message with what ACS said about it, in the order given."""
     by_to: dict[str, SmsSendResult] = {}
     errors: dict[str, AcsError] = {}
+    withdrawn: set[str] = set()
     for outcome in outcomes:
+        withdrawn |= outcome.withdrawn
         for recipient in outcome.recipients:
             if outcome.error is not None:
                 errors[recipient.to] = outcome.error
@@ -195,7 +207,18 @@ def apply_outcomes(
     for message in messages:
         result = by_to.get(message.to)
         error = errors.get(message.to)
-        if result is not None and result.successful and result.message_id:
+        if message.to in withdrawn and result is None:
+            note = OPTED_OUT_MESSAGE + " (while the send was being retried)"
+            message = message.advance(
+                Status.OPTED_OUT,
+                now,
+                note,
+                error_code="OptedOut",
+                error_message=note,
+                claim_until=None,
+                due_at=None,
+            )
+        elif result is not None and result.successful and result.message_id:
             message = message.advance(
                 Status.ACCEPTED,
                 now,
@@ -210,7 +233,7 @@ def apply_outcomes(
                 now,
                 TRANSIENT_RETRY,
                 f"ACS: {result.error_message or 'unavailable'}",
-                keep_ids=True,
+                maybe_sent=True,
             )
         elif result is not None:
             detail = result.error_message or f"ACS refused it ({result.http_status_code})"
@@ -227,10 +250,13 @@ def apply_outcomes(
             wait = (
                 timedelta(seconds=error.retry_after) if error.retry_after else DEFAULT_THROTTLE_WAIT
             )
-            message = _requeue(message, now, wait, "ACS throttled the sender", keep_ids=False)
+            message = _requeue(
+                message, now, wait, "ACS throttled the sender", maybe_sent=error.ambiguous
+            )
         elif isinstance(error, AcsUnavailableError | AcsTimeoutError) or error is None:
             detail = error.message if error else "ACS did not answer for this recipient"
-            message = _requeue(message, now, TRANSIENT_RETRY, detail, keep_ids=True)
+            maybe = error is None or error.ambiguous or (error.status_code or 0) >= 500
+            message = _requeue(message, now, TRANSIENT_RETRY, detail, maybe_sent=maybe)
         else:
             message = message.advance(
                 Status.REJECTED,

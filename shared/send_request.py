@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.encoding import utf16_length
-from shared.http_api import ApiError, bad_request
+from shared.errors import TooManyRecipientsError, ValidationError
 from shared.phone import normalize_number
 
 MAX_MESSAGE_LENGTH = 2048  # ACS: message maxLength 2048
@@ -39,19 +39,21 @@ def parse_send_request(
     body: Any, *, pool: tuple[str, ...], default_region: str, now: datetime | None = None
 ) -> SendRequest:
     if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object", target="body")
+        raise ValidationError("body", "the body must be a JSON object")
     unknown = [k for k in body if k not in FIELDS]
     if unknown:
-        raise bad_request(f"unknown field {unknown[0]!r}; expected {', '.join(FIELDS)}", unknown[0])
+        raise ValidationError(
+            unknown[0], f"unknown field {unknown[0]!r}; expected {', '.join(FIELDS)}"
+        )
     now = now or datetime.now(UTC)
     send_at = _instant(body, "sendAt")
     valid_until = _instant(body, "validUntil")
     if send_at is not None and send_at > now + MAX_SCHEDULE_AHEAD:
-        raise bad_request("'sendAt' may be at most 365 days ahead", "sendAt")
+        raise ValidationError("sendAt", "'sendAt' may be at most 365 days ahead")
     if send_at is not None and send_at <= now:
         send_at = None  # a moment already past means now
     if valid_until is not None and valid_until <= (send_at or now):
-        raise bad_request("'validUntil' must be later than 'sendAt' (or now)", "validUntil")
+        raise ValidationError("validUntil", "'validUntil' must be later than 'sendAt' (or now)")
     return SendRequest(
         to=_recipients(body.get("to")),
         message=_message(body.get("message")),
@@ -72,14 +74,14 @@ def _instant(body: dict[str, Any], name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise bad_request(f"'{name}' must be an ISO 8601 time with an offset", name)
+        raise ValidationError(name, f"'{name}' must be an ISO 8601 time with an offset")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise bad_request(f"'{name}' must be an ISO 8601 time with an offset", name) from None
+        raise ValidationError(name, f"'{name}' must be an ISO 8601 time with an offset") from None
     if parsed.tzinfo is None:
-        raise bad_request(
-            f"'{name}' needs a UTC offset (Z or +hh:mm): local times are ambiguous", name
+        raise ValidationError(
+            name, f"'{name}' needs a UTC offset (Z or +hh:mm): local times are ambiguous"
         )
     return parsed.astimezone(UTC)
 
@@ -100,35 +102,30 @@ def reply_request(to: str, text: str, sender: str | None) -> SendRequest:
 
 def _recipients(value: Any) -> list[str]:
     if value is None:
-        raise bad_request("'to' is required: a phone number or a list of them", "to")
+        raise ValidationError("to", "'to' is required: a phone number or a list of them")
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise bad_request("'to' must be a string or an array of strings", "to")
+        raise ValidationError("to", "'to' must be a string or an array of strings")
     if not items:
-        raise bad_request("'to' must name at least one recipient", "to")
+        raise ValidationError("to", "'to' must name at least one recipient")
     if len(items) > MAX_RECIPIENTS:
-        raise ApiError(
-            413,
-            "TooManyRecipients",
-            f"at most {MAX_RECIPIENTS} recipients per request",
-            target="to",
-        )
+        raise TooManyRecipientsError("to", f"at most {MAX_RECIPIENTS} recipients per request")
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise bad_request("each recipient must be a string", f"to[{i}]")
+            raise ValidationError(f"to[{i}]", "each recipient must be a string")
         if len(item) > MAX_RECIPIENT_TEXT:
-            raise bad_request(
-                f"a phone number has at most {MAX_RECIPIENT_TEXT} characters", f"to[{i}]"
+            raise ValidationError(
+                f"to[{i}]", f"a phone number has at most {MAX_RECIPIENT_TEXT} characters"
             )
     return items
 
 
 def _message(value: Any) -> str:
     if not isinstance(value, str):
-        raise bad_request("'message' is required and must be a string", "message")
+        raise ValidationError("message", "'message' is required and must be a string")
     length = utf16_length(value)
     if not 1 <= length <= MAX_MESSAGE_LENGTH:
-        raise bad_request(f"'message' must be 1 to {MAX_MESSAGE_LENGTH} characters", "message")
+        raise ValidationError("message", f"'message' must be 1 to {MAX_MESSAGE_LENGTH} characters")
     return value
 
 
@@ -136,11 +133,11 @@ def _sender(value: Any, pool: tuple[str, ...], default_region: str) -> str | Non
     if value is None:
         return None
     if not isinstance(value, str):
-        raise bad_request("'from' must be a phone number string", "from")
+        raise ValidationError("from", "'from' must be a phone number string")
     parsed = normalize_number(value, default_region)
     if parsed.e164 not in pool:
-        raise bad_request(
-            "'from' must be one of the app's sender numbers (SMS_FROM_NUMBERS)", "from"
+        raise ValidationError(
+            "from", "'from' must be one of the app's sender numbers (SMS_FROM_NUMBERS)"
         )
     return parsed.e164
 
@@ -149,16 +146,16 @@ def _tag(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_TAG_LENGTH:
-        raise bad_request(f"'tag' must be a string of 1 to {MAX_TAG_LENGTH} characters", "tag")
+        raise ValidationError("tag", f"'tag' must be a string of 1 to {MAX_TAG_LENGTH} characters")
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
-        raise bad_request("'tag' may not contain control characters", "tag")
+        raise ValidationError("tag", "'tag' may not contain control characters")
     return value
 
 
 def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
-        raise bad_request(f"'{name}' must be true or false", name)
+        raise ValidationError(name, f"'{name}' must be true or false")
     return value
 
 
@@ -170,8 +167,8 @@ def parse_idempotency_key(header: str | None) -> str | None:
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1]
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(0x20 < ord(c) < 0x7F for c in key):
-        raise bad_request(
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters",
+        raise ValidationError(
             "Idempotency-Key",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters",
         )
     return key

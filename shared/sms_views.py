@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.records import BatchRecord, MessageRecord, iso
+from shared.clock import iso
+from shared.records import BatchRecord, MessageRecord
 
 
 def send_result(message: MessageRecord, *, dry_run: bool = False) -> dict[str, Any]:
@@ -22,8 +23,14 @@ def send_result(message: MessageRecord, *, dry_run: bool = False) -> dict[str, A
 
 
 def send_response(
-    batch: BatchRecord, messages: Sequence[MessageRecord], *, dry_run: bool = False
+    batch: BatchRecord,
+    messages: Sequence[MessageRecord],
+    *,
+    dry_run: bool = False,
+    recorded: bool = True,
 ) -> dict[str, Any]:
+    """`recordsPending`: ACS took these messages, but storage failed while recording the
+    outcome; the records catch up on their own (the outbox), and nothing must be resent."""
     body: dict[str, Any] = {
         "batchId": None if dry_run else batch.batch_id,
         "encoding": batch.encoding,
@@ -34,6 +41,8 @@ def send_response(
         body["sendAt"] = iso(batch.send_at)
     if dry_run:
         body["dryRun"] = True
+    if not recorded:
+        body["recordsPending"] = True
     return body
 
 

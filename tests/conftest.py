@@ -22,7 +22,7 @@ from local.stack import (
     sandbox_service,
 )
 from shared.runtime import close_services
-from shared.store import SmsStore
+from shared.storage import Storage
 
 ARTIFACTS = ROOT / ".artifacts"
 # The sandbox's documented development key and its default owned senders.
@@ -73,8 +73,8 @@ def table_prefix() -> str:
 
 
 @pytest.fixture
-async def store(tables_connection_string: str, table_prefix: str) -> AsyncIterator[SmsStore]:
-    store = SmsStore.from_connection_string(tables_connection_string, prefix=table_prefix)
+async def store(tables_connection_string: str, table_prefix: str) -> AsyncIterator[Storage]:
+    store = Storage.from_connection_string(tables_connection_string, prefix=table_prefix)
     yield store
     await store.aclose()
 

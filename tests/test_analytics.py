@@ -14,12 +14,11 @@ import analytics
 import on_delivery_report
 import on_sms_received
 import send_sms
-from shared.records import utcnow
+from shared.clock import utcnow
 from shared.rollups import hour_of, hours_between
 from shared.rollups_refresh import CLOCK_SKEW, refresh_rollups
 from shared.runtime import get_services
 from shared.usage import UsageEvent
-from shared.usage_store import read_rollups
 from tests.conftest import SENDERS
 from tests.helpers import (
     delivery_report_payload,
@@ -180,7 +179,9 @@ async def test_the_story_counted_exactly_and_once(sandbox_url: str) -> None:
     assert answer["busiestHours"][story.started.hour]["sent"] >= 4
 
     await replay(story)  # Event Grid duplicates and a repeated send
-    assert await refresh_rollups((await get_services()).store, utcnow(), min_interval=timedelta(0))
+    assert await refresh_rollups(
+        (await get_services()).storage.usage, utcnow(), min_interval=timedelta(0)
+    )
     again = await get_analytics(**story.params)
     assert again["totals"] == TOTALS
     assert again["series"] == answer["series"]
@@ -249,7 +250,7 @@ async def test_defaults_and_empty_days() -> None:
 
 @pytest.mark.usefixtures("app_env")
 async def test_late_rows_are_noticed_and_old_hours_computed_on_demand() -> None:
-    store = (await get_services()).store
+    store = (await get_services()).storage.usage
     now = utcnow()
     assert await refresh_rollups(store, now) >= 2  # the current and previous hours at least
     assert await refresh_rollups(store, now + timedelta(seconds=10)) == 0  # within a minute
@@ -257,29 +258,27 @@ async def test_late_rows_are_noticed_and_old_hours_computed_on_demand() -> None:
     # A report redelivered by Event Grid hours later lands in an hour already rolled up.
     five_ago = now - timedelta(hours=5)
     late = UsageEvent("delivered", five_ago, "late-1", sender=S0, country="US", latency_ms=900)
-    await store.record_usage([late])
+    await store.record([late])
     later = now + timedelta(minutes=2)
     assert await refresh_rollups(store, later) == len(always(later)) + 1
     assert await refresh_rollups(store, later + timedelta(minutes=2)) == len(
         always(later + timedelta(minutes=2))
     )
-    rollups, markers = await read_rollups(
-        store, str(five_ago.date()), str(five_ago.date()), ["all"]
-    )
+    rollups, markers = await store.read_rollups(str(five_ago.date()), str(five_ago.date()), ["all"])
     assert markers[hour_of(five_ago)].raw_rows == 1
     [counted] = [r for r in rollups if r.hour == hour_of(five_ago) and r.dimension == "all"]
     assert (counted.tally["delivered"], counted.tally.latency_quantile(0.5)) == (1, 750)
 
     # A day beyond the refresh window, never rolled up: the API computes its hours itself.
     old = now - timedelta(days=3)
-    await store.record_usage(
+    await store.record(
         [UsageEvent("accepted", old, f"old-{i}", sender=S1, segments=2) for i in range(3)]
     )
     day = str(old.date())
     answer = await get_analytics(**{"from": day, "to": day})
     assert (answer["totals"]["sent"], answer["totals"]["segments"]) == (3, 6)
     assert answer["busiestHours"][old.hour]["sent"] == 3
-    _, markers = await read_rollups(store, day, day, ["all"])
+    _, markers = await store.read_rollups(day, day, ["all"])
     assert hour_of(old) in markers  # stored: the next report reads it
     assert len(markers) == 24 - int(hour_of(old)[11:13])  # from its first usage on
 

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 
 import dashboard
 from local.stack import ROOT
-from shared.records import utcnow
+from shared.clock import utcnow
 from shared.runtime import get_services
 from shared.usage import UsageEvent
 from tests.conftest import ARTIFACTS, SENDERS
@@ -207,7 +207,7 @@ async def test_dashboard_in_chromium_shows_the_figures(
 ) -> None:
     today = utcnow().date()
     past = history(today)
-    await (await get_services()).store.record_usage(past)
+    await (await get_services()).storage.usage.record(past)
     story = await run_scenario(sandbox_url)
     last = (utcnow() + timedelta(minutes=5)).date()
     first = last - timedelta(days=HISTORY_DAYS)

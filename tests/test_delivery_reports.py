@@ -8,9 +8,10 @@ import pytest
 
 import on_delivery_report
 import send_sms
+from shared.conflicts import save_reapplying
+from shared.dispatch import reapply_outcome
+from shared.errors import StoreUnavailableError
 from shared.runtime import get_services
-from shared.sending import save_outcomes
-from shared.store import StoreUnavailableError
 from tests.conftest import SENDERS
 from tests.helpers import (
     delivery_report_payload,
@@ -114,26 +115,24 @@ async def test_report_before_the_send_is_recorded_as_accepted(sandbox_url: str) 
     services = await get_services()
     sent = await send("+12065550106", sandbox_url)
     batch_id, index = sent["id"].rsplit("-", 1)
-    found = await services.store.get_batch(batch_id)
+    found = await services.storage.messages.get_batch(batch_id)
     assert found is not None
     stored = found[1][int(index)]
     # Put the row back to its pre-ACS state, as if the send's update had not landed yet.
-    [queued] = await services.store.update_messages(
-        [
-            replace(
-                stored,
-                status=Status.QUEUED,
-                acs_message_id=None,
-                sent_at=None,
-                history=stored.history[:1],
-            )
-        ]
+    queued = await services.storage.messages.update_one(
+        replace(
+            stored,
+            status=Status.QUEUED,
+            acs_message_id=None,
+            sent_at=None,
+            history=stored.history[:1],
+        )
     )
     await report(sent, received=T1)
     assert (await view(sent["id"]))["status"] == "delivered"
     # The send's own update now arrives with a stale ETag: it is re-applied, not forced.
     late = queued.advance(Status.ACCEPTED, queued.created_at, acs_message_id=sent["acsMessageId"])
-    await save_outcomes(services.store, [late])
+    await save_reapplying(services.storage.messages, [late], reapply_outcome)
     message = await view(sent["id"])
     assert message["status"] == "delivered"
     assert message["acsMessageId"] == sent["acsMessageId"]
@@ -155,7 +154,7 @@ async def test_carrier_block_becomes_a_sender_scoped_opt_out(sandbox_url: str) -
     )
     assert other["results"][0]["status"] == "accepted"
     services = await get_services()
-    entries, _ = await services.store.list_consent(sent["to"], limit=10, continuation=None)
+    entries, _ = await services.storage.consent.list(sent["to"], limit=10, continuation=None)
     assert [(e.action, e.scope, e.source, e.last_message_id) for e in entries] == [
         ("optOut", SENDERS[1], "carrier", sent["id"])
     ]
@@ -170,7 +169,7 @@ async def test_report_that_is_not_ours_is_kept_not_dropped() -> None:
     )
     await on_delivery_report.main(trigger_event(payload))
     services = await get_services()
-    kept = await services.store.list_orphan_reports()
+    kept = await services.storage.parked.list_orphan_reports()
     assert [k["PartitionKey"] for k in kept] == ["Outgoing_elsewhere"]
 
 
@@ -214,7 +213,7 @@ async def test_malformed_report_is_parked_and_acknowledged(data: dict[str, Any])
     payload["data"] = data
     await on_delivery_report.main(trigger_event(payload))  # does not raise: no retry loop
     services = await get_services()
-    [parked] = await services.store.list_poison_events(
+    [parked] = await services.storage.parked.list_poison(
         __import__("datetime").datetime.now(__import__("datetime").UTC).strftime("%Y-%m-%d")
     )
     assert parked["RowKey"] == "bad-1"
@@ -259,7 +258,7 @@ async def test_a_report_kept_for_want_of_its_message_is_applied_when_it_appears(
         received=T1,
     )
     await on_delivery_report.main(trigger_event(payload))
-    assert len(await services.store.list_orphan_reports()) == 1
+    assert len(await services.storage.parked.list_orphan_reports()) == 1
     now = datetime.now(UTC)
     assert await services.reports.retry_kept(now) == 0  # still nothing to apply it to
 
@@ -272,7 +271,7 @@ async def test_a_report_kept_for_want_of_its_message_is_applied_when_it_appears(
     sent = claim(message, now, timedelta(minutes=2)).advance(
         Status.ACCEPTED, now, acs_message_id="Outgoing_later", sent_at=now
     )
-    await services.store.create_messages([sent], batch)
+    await services.storage.messages.create_batch(batch, [sent])
     assert await services.reports.retry_kept(now) == 1
     assert (await view(f"{batch_id}-0"))["status"] == "delivered"
-    assert await services.store.list_orphan_reports() == []
+    assert await services.storage.parked.list_orphan_reports() == []

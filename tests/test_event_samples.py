@@ -84,9 +84,9 @@ async def test_the_docs_delivery_report_is_read_and_kept() -> None:
     """Its tag is a customer's, not ours: read fine, and kept rather than dropped."""
     await on_delivery_report.main(trigger_event(DELIVERY_REPORT_EVENT_GRID))
     services = await get_services()
-    [kept] = await services.store.list_orphan_reports()
+    [kept] = await services.storage.parked.list_orphan_reports()
     assert kept["PartitionKey"] == DELIVERY_REPORT_EVENT_GRID["data"]["messageId"]
-    assert await services.store.list_poison_events("2020-09-18") == []
+    assert await services.storage.parked.list_poison("2020-09-18") == []
 
 
 @pytest.mark.parametrize("sample", [SMS_RECEIVED_EVENT_GRID, SMS_RECEIVED_CLOUD_EVENT])
@@ -94,6 +94,6 @@ async def test_the_docs_inbound_samples_land_in_the_thread(sample: dict[str, Any
     await on_sms_received.main(trigger_event(sample))
     await on_sms_received.main(trigger_event(sample))  # and once more, as Event Grid may
     services = await get_services()
-    entries, _ = await services.store.list_thread("+15555555555", limit=10, continuation=None)
+    entries, _ = await services.storage.threads.list("+15555555555", limit=10, continuation=None)
     assert [(e.direction, e.text) for e in entries] == [("in", "Great to connect with ACS events")]
     assert entries[0].at.isoformat() == "2020-09-18T00:27:45.320000+00:00"

@@ -258,4 +258,4 @@ async def test_stop_to_a_local_number_is_confirmed(
     [reply] = sandbox_get(sandbox_url, "/sandbox/messages", to=PERSON)
     assert (reply["from"], reply["message"]) == (LOCAL_NUMBER, DEFAULT_STOP_REPLY)
     services = await get_services()
-    assert await services.store.find_opted_out(list(SENDERS), [PERSON]) == {PERSON}
+    assert await services.storage.opt_outs.find_opted_out(list(SENDERS), [PERSON]) == {PERSON}

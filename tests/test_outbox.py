@@ -16,6 +16,7 @@ import on_sms_received
 import schedule_reminder
 import send_sms
 import sms_batches
+from shared.dispatch import Dispatcher
 from shared.outbox import OutboxDrainer
 from shared.runtime import Services, close_services, get_services
 from shared.send_request import parse_send_request
@@ -60,10 +61,10 @@ def drainer_for(
     clock: Callable[[], datetime] | None = None,
 ) -> OutboxDrainer:
     """A second outbox runner beside the app's own, at ACS's toll-free rate, no quiet hours."""
-    options = {"clock": clock} if clock else {}
+    options: dict[str, Any] = {"clock": clock} if clock else {}
     return OutboxDrainer(
-        services.store,
-        services.acs,
+        services.storage,
+        Dispatcher(services.storage, services.acs, report_timeout=report_timeout, **options),
         rate_per_minute=200,
         quiet_hours=None,
         report_timeout=report_timeout,
@@ -134,7 +135,9 @@ async def test_an_opt_out_after_scheduling_wins_at_send_time(sandbox_url: str) -
     person = "+12065550304"
     answer = await post({"to": person, "message": "promo", "sendAt": soon(1)})
     services = await get_services()
-    await services.store.add_opt_out(person, at=datetime.now(UTC), source="test")  # no cancel ran
+    await services.storage.opt_outs.add(
+        person, at=datetime.now(UTC), source="test"
+    )  # no cancel ran
     await asyncio.sleep(1.2)
     await tick()
     assert (await view(answer["results"][0]["id"]))["status"] == "optedOut"
@@ -224,15 +227,18 @@ async def test_bulk_send_is_paced_at_the_pools_rate(sandbox_url: str) -> None:
     sandbox_config(sandbox_url, ratePerMinute=200, timeScale=scale)
     services: Services = await get_services()
     clock = scaled_clock(scale)
-    sender = SmsSender(services.settings, services.store, services.acs, clock=clock)
+    dispatcher = Dispatcher(
+        services.storage, services.acs, report_timeout=timedelta(hours=1), clock=clock
+    )
+    sender = SmsSender(services.settings, services.storage, dispatcher, clock=clock)
     drainer = drainer_for(services, report_timeout=timedelta(hours=1), clock=clock)
     to = [f"+1206555{i:04d}" for i in range(recipients)]
     request = parse_send_request(
         {"to": to, "message": "Your order is ready"}, pool=SENDERS, default_region="US", now=clock()
     )
     started = clock()
-    answer = await sender.send(request, idempotency_key=None)
-    first = Counter(r["status"] for r in answer.body["results"])
+    outcome = await sender.send(request, idempotency_key=None)
+    first = Counter(m.status.value for m in outcome.messages)
     assert first["accepted"] + first["queued"] == recipients
     remaining = first["queued"]
     deadline = time.monotonic() + 60
@@ -241,7 +247,7 @@ async def test_bulk_send_is_paced_at_the_pools_rate(sandbox_url: str) -> None:
         remaining -= (report.sent or Counter())["accepted"]
         await asyncio.sleep(0.01)
     finished = clock()
-    counts = await services.store.batch_status_counts(answer.body["batchId"])
+    counts = await services.storage.messages.status_counts(outcome.batch.batch_id)
     assert counts == {"accepted": recipients}
     inbox = Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages"))
     assert inbox == Counter(to)  # none lost, none twice
@@ -274,7 +280,7 @@ async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: s
     """The request wrote its rows (claimed, with repeatability ids) and died before ACS: when
     the claim lapses the batch's sweep row brings the messages back, and they go out once."""
     services = await get_services()
-    sender = SmsSender(services.settings, services.store, services.acs)
+    sender = services.sender
     to = ["+12065550310", "+12065550311"]
     request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
     now = datetime.now(UTC)
@@ -292,15 +298,15 @@ async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: s
         now=now,
     )
     held = await sender._split_by_budget(planned, now)
-    await services.store.add_outbox_entries(outbox_rows(held, now))
-    await services.store.create_messages(held, batch)  # ...and the process dies here
+    await services.storage.outbox.add(outbox_rows(held, now, timedelta(minutes=2)))
+    await services.storage.messages.create_batch(batch, held)  # ...and the process dies here
 
     later = drainer_for(
         services, report_timeout=timedelta(hours=1), clock=shifted(timedelta(minutes=3))
     )
     await later.drain()  # the sweep: claims lapsed, back to the outbox
     await later.drain()  # sent, with the ids written before the crash
-    found = await services.store.get_batch(batch.batch_id)
+    found = await services.storage.messages.get_batch(batch.batch_id)
     assert found is not None
     assert [m.status.value for m in found[1]] == ["accepted", "accepted"]
     assert [m.repeatability_request_id for m in found[1]] == [

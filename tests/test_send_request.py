@@ -1,9 +1,11 @@
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from shared.http_api import ApiError
+from shared.errors import ValidationError
+from shared.http_api import domain_error_response, status_of
 from shared.send_request import parse_idempotency_key, parse_send_request
 
 POOL = ("+18005550100", "+18005550101")
@@ -104,11 +106,12 @@ def test_fingerprint_ignores_key_order_but_not_content() -> None:
     ],
 )
 def test_bad_input_names_the_field(body: Any, status: int, target: str) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(ValidationError) as info:
         parse(body)
-    assert info.value.status == status
+    assert status_of(info.value) == status
     assert info.value.target == target
-    assert info.value.body()["error"]["target"] == target
+    answer = json.loads(domain_error_response(info.value).get_body())
+    assert answer["error"]["target"] == target
 
 
 def test_message_of_2048_characters_is_accepted() -> None:
@@ -124,6 +127,6 @@ def test_idempotency_key_forms(header: str | None, key: str | None) -> None:
 
 @pytest.mark.parametrize("header", ["", "a b", "x" * 256, "é"])
 def test_bad_idempotency_key(header: str) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(ValidationError) as info:
         parse_idempotency_key(header)
     assert info.value.target == "Idempotency-Key"

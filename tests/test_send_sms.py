@@ -34,7 +34,7 @@ async def test_bulk_send_of_250(sandbox_url: str) -> None:
     valid = numbers(244)
     opted = numbers(2, start=5000)
     for number in opted:
-        await services.store.add_opt_out(number, at=datetime.now(UTC), source="test")
+        await services.storage.opt_outs.add(number, at=datetime.now(UTC), source="test")
     invalid = ["+1555", "not a number", "+19005550123"]
     to = valid[:100] + invalid + opted + valid[100:] + [valid[3].replace("+1", "")]  # 1 duplicate
     assert len(to) == 250
@@ -122,7 +122,7 @@ async def test_unknown_message_is_404(message_id: str) -> None:
 
 async def test_dry_run_sends_and_records_nothing(sandbox_url: str) -> None:
     services = await get_services()
-    await services.store.add_opt_out("+14255550105", at=datetime.now(UTC), source="test")
+    await services.storage.opt_outs.add("+14255550105", at=datetime.now(UTC), source="test")
     response = await post_sms(
         {"to": ["+14255550104", "+14255550105", "x"], "message": "é" * 161, "dryRun": True}
     )

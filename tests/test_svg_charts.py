@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.analytics_report import GroupBy, Report, ReportQuery, build_report
+from shared.analytics import GroupBy, Report, ReportQuery, build_report
 from shared.dashboard_page import error_page, fmt_ms, render_dashboard
 from shared.rollups import rollup_hour
 from shared.svg_charts import (

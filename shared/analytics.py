@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from shared.acs_codes import describe
-from shared.http_api import bad_request
-from shared.records import iso
+from shared.clock import iso
+from shared.errors import ValidationError
 from shared.rollups import Dimension, Rollup, Tally
 
 GroupBy = Literal["day", "sender", "country", "tag"]
@@ -48,17 +48,17 @@ def parse_report_query(params: Mapping[str, str], today: date) -> ReportQuery:
     last = _date(params, "to") or today
     first = _date(params, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise bad_request("'from' must not be after 'to'", "from")
+        raise ValidationError("from", "'from' must not be after 'to'")
     if (last - first).days + 1 > MAX_DAYS:
-        raise bad_request(f"a report covers at most {MAX_DAYS} days", "from")
+        raise ValidationError("from", f"a report covers at most {MAX_DAYS} days")
     group_by = params.get("groupBy") or "day"
     if group_by not in GROUP_BYS:
-        raise bad_request(f"'groupBy' must be one of {', '.join(GROUP_BYS)}", "groupBy")
+        raise ValidationError("groupBy", f"'groupBy' must be one of {', '.join(GROUP_BYS)}")
     raw_top = params.get("top")
     top = DEFAULT_TOP
     if raw_top is not None:
         if not raw_top.isdigit() or not 1 <= int(raw_top) <= MAX_TOP:
-            raise bad_request(f"'top' must be a whole number from 1 to {MAX_TOP}", "top")
+            raise ValidationError("top", f"'top' must be a whole number from 1 to {MAX_TOP}")
         top = int(raw_top)
     return ReportQuery(first, last, group_by, top)
 
@@ -72,7 +72,7 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
-        raise bad_request(f"'{name}' must be a date as YYYY-MM-DD", name) from None
+        raise ValidationError(name, f"'{name}' must be a date as YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared.clock import utcnow
 from shared.events import Envelope, MalformedEventError, TriggerEvent, read_envelope
-from shared.records import utcnow
-from shared.store import SmsStore
+from shared.tables.parked_events import ParkedEvents
 
 log = logging.getLogger("sms.events")
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 async def read_or_park(
-    event: TriggerEvent, reader: Callable[[Envelope], T], store: SmsStore
+    event: TriggerEvent, reader: Callable[[Envelope], T], parked: ParkedEvents
 ) -> T | None:
     try:
         return reader(read_envelope(event))
@@ -33,7 +33,7 @@ async def read_or_park(
             body = json.dumps(event.get_json(), default=str)
         except ValueError:
             body = ""
-        await store.add_poison_event(
+        await parked.park_poison(
             event_id=str(event_id),
             event_type=str(event_type),
             reason=str(exc),

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from shared.clock import aware
+from shared.consent import ConsentChange, ConsentService
 from shared.delivery import apply_delivery_report, is_carrier_block
+from shared.errors import ConcurrentUpdateError
 from shared.events import DeliveryAttempt, DeliveryReport
 from shared.ids import message_id
-from shared.ledger import ConsentEntry, ThreadEntry
+from shared.ledger import ThreadEntry
 from shared.phone import event_number, mask
 from shared.records import MessageRecord, parse_acs_tag
 from shared.status import Status
-from shared.store import ConcurrentUpdateError, SmsStore
+from shared.storage import Storage
 from shared.usage import UsageEvent, country_of, failure_reason
 
 log = logging.getLogger("sms.reports")
@@ -67,13 +70,10 @@ def report_from_json(text: str) -> DeliveryReport:
     )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class DeliveryReports:
-    def __init__(self, store: SmsStore, default_region: str) -> None:
-        self._store = store
+    def __init__(self, storage: Storage, consent: ConsentService, default_region: str) -> None:
+        self._storage = storage
+        self._consent = consent
         self._region = default_region
 
     async def apply(self, report: DeliveryReport, *, keep_if_unknown: bool = True) -> str:
@@ -81,10 +81,10 @@ class DeliveryReports:
         to = event_number(report.to, self._region)
         tag = parse_acs_tag(report.tag)
         for _ in range(MAX_CONFLICT_RETRIES):
-            message = await self._store.find_sent_message(*tag, to) if tag else None
+            message = await self._storage.messages.find_sent(*tag, to) if tag else None
             if message is None:
                 if keep_if_unknown:
-                    await self._store.keep_orphan_report(
+                    await self._storage.parked.keep_orphan_report(
                         acs_message_id=report.acs_message_id,
                         event_id=report.event_id,
                         body=report_to_json(report),
@@ -97,7 +97,7 @@ class DeliveryReports:
                 await self._count(message)  # a repeat: rewrites the same usage row, if any
                 return "unchanged"
             try:
-                [saved] = await self._store.update_messages([updated])
+                saved = await self._storage.messages.update_one(updated)
             except ConcurrentUpdateError:
                 continue  # the send's own update landed first: read again and re-apply
             await self._after(saved, report)
@@ -109,22 +109,22 @@ class DeliveryReports:
         """Try kept reports again: one whose message has appeared since is applied and let go.
         Reports kept for over a day stay for inspection but are no longer tried."""
         applied = 0
-        for row in await self._store.list_orphan_reports(limit):
-            if now - _aware(row["At"]) > ORPHAN_RETRY_WINDOW:
+        for row in await self._storage.parked.list_orphan_reports(limit):
+            if now - aware(row["At"]) > ORPHAN_RETRY_WINDOW:
                 continue
             try:
                 report = report_from_json(row["Body"])
             except (ValueError, KeyError, TypeError):
                 continue  # not one of ours to read; left for a person
             if await self.apply(report, keep_if_unknown=False) != "orphan":
-                await self._store.forget_orphan_report(row["PartitionKey"], row["RowKey"])
+                await self._storage.parked.forget_orphan_report(row["PartitionKey"], row["RowKey"])
                 applied += 1
         return applied
 
     async def _count(self, message: MessageRecord) -> None:
         if message.status not in (Status.DELIVERED, Status.FAILED):
             return
-        await self._store.record_usage(
+        await self._storage.usage.record(
             [
                 UsageEvent(
                     kind="delivered" if message.status is Status.DELIVERED else "failed",
@@ -143,35 +143,21 @@ class DeliveryReports:
         )
 
     async def _after(self, message: MessageRecord, report: DeliveryReport) -> None:
-        await self._store.upsert_thread_entry(outbound_thread_entry(message))
+        await self._storage.threads.upsert(outbound_thread_entry(message))
         if is_carrier_block(report):
             sender = event_number(report.sender, self._region)
-            await self._store.add_opt_out(
-                message.to, sender=sender, at=report.received_at, source="carrier"
-            )
-            await self._store.add_consent(
-                ConsentEntry(
+            await self._consent.record(
+                ConsentChange(
                     recipient=message.to,
-                    at=report.received_at,
                     action="optOut",
-                    scope=sender,
+                    scopes=(sender,),
                     source="carrier",
+                    at=report.received_at,
                     ref=report.event_id,
                     our_number=sender,
+                    usage_sender=sender,
                     text=report.details,
                     last_message_id=message_id(message.batch_id, message.index),
                 )
-            )
-            await self._store.record_usage(
-                [
-                    UsageEvent(
-                        "optOut",
-                        report.received_at,
-                        report.event_id,
-                        sender=sender,
-                        country=country_of(message.to),
-                        reason="carrier",
-                    )
-                ]
             )
             log.info("carrier block: %s opted out of %s", mask(message.to), mask(sender))

@@ -1,0 +1,153 @@
+"""The one dispatch pipeline, used by `POST /api/sms` and the outbox alike:
+claimed messages → ACS → write-ahead outbox rows → their outcomes saved → usage counted.
+
+Order, so that a crash or a storage failure at any point leaves work the outbox finishes:
+- the caller has claimed the messages (an ETag-conditional write with their repeatability ids)
+  and made sure a sweep row of their batch exists: if this process dies, the claim lapses and
+  the outbox sends them again with the same ids, which ACS recognises as a repeat;
+- before any retry the recipients' opt-outs are read again: a STOP wins over a send in flight;
+- the outbox rows of messages that go back to waiting are written *before* their new state,
+  so no message is ever queued without a row that brings it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from shared.acs_client import AcsSmsClient, OutgoingSms
+from shared.clock import utcnow
+from shared.conflicts import save_reapplying
+from shared.errors import StoreUnavailableError
+from shared.outbox_entry import OutboxEntry, sweep_entry
+from shared.records import BatchRecord, MessageRecord, acs_tag
+from shared.send_plan import apply_outcomes, outgoing, send_usage
+from shared.status import Status
+from shared.storage import Storage
+
+log = logging.getLogger("sms.dispatch")
+
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatched:
+    """The messages after ACS answered; `recorded` is False when storage failed to save them
+    (ACS took what it took: the claims lapse and the outbox brings the records up to date)."""
+
+    messages: list[MessageRecord]
+    recorded: bool = True
+
+
+def outbox_entry(message: MessageRecord) -> OutboxEntry:
+    assert message.due_at is not None
+    return OutboxEntry(message.batch_id, message.index, message.to, message.due_at)
+
+
+def reapply_outcome(current: MessageRecord, wanted: MessageRecord) -> MessageRecord:
+    """A send's outcome on a row that changed meanwhile (a delivery report that beat us)."""
+    last = wanted.history[-1]
+    return current.advance(
+        wanted.status,
+        last.at,
+        last.detail,
+        acs_message_id=current.acs_message_id or wanted.acs_message_id,
+        sent_at=current.sent_at or wanted.sent_at,
+        error_code=wanted.error_code,
+        error_message=wanted.error_message,
+        maybe_sent=current.maybe_sent or wanted.maybe_sent,
+        claim_until=None,
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        storage: Storage,
+        acs: AcsSmsClient,
+        *,
+        report_timeout: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._storage = storage
+        self._acs = acs
+        self._report_timeout = report_timeout
+        self._clock = clock
+
+    async def dispatch(
+        self,
+        batch: BatchRecord,
+        claimed: Sequence[MessageRecord],
+        *,
+        watch_reports: bool,
+        also_count: Sequence[MessageRecord] = (),
+    ) -> Dispatched:
+        """Send claimed messages of one batch (one ACS call per sender) and record the outcome.
+        `watch_reports` files the batch's sweep row for the delivery-report deadline (the send
+        path has one already); `also_count` are messages settled without sending (invalid,
+        opted out) whose usage goes in the same write."""
+        updated = await self._send(batch, claimed)
+        now = self._clock()
+        ahead = [outbox_entry(m) for m in updated if m.status is Status.QUEUED and m.due_at]
+        accepted = any(m.status is Status.ACCEPTED for m in updated)
+        if watch_reports and batch.delivery_report and accepted:
+            ahead.append(sweep_entry(batch.batch_id, now + self._report_timeout))
+        try:
+            await self._storage.outbox.add(ahead)
+            saved = await save_reapplying(self._storage.messages, updated, reapply_outcome)
+        except StoreUnavailableError:
+            log.warning(
+                "batch %s: outcomes not saved yet (storage); claims will lapse", batch.batch_id
+            )
+            return Dispatched(updated, recorded=False)
+        try:
+            await self._storage.usage.record(send_usage(batch, [*saved, *also_count]))
+        except StoreUnavailableError:
+            log.warning("batch %s: usage rows not written (storage)", batch.batch_id)
+        return Dispatched(saved)
+
+    async def _send(
+        self, batch: BatchRecord, claimed: Sequence[MessageRecord]
+    ) -> list[MessageRecord]:
+        by_sender: dict[str, list[MessageRecord]] = defaultdict(list)
+        for message in claimed:
+            by_sender[message.sender or ""].append(message)
+        updated: list[MessageRecord] = []
+        for sender, group in by_sender.items():
+            index_of = {m.to: m.index for m in group}
+
+            async def opted_out_now(
+                recipients: Sequence[OutgoingSms], sender: str = sender
+            ) -> set[str]:
+                return await self._storage.opt_outs.find_opted_out(
+                    [sender], [r.to for r in recipients]
+                )
+
+            outcomes = await self._acs.send(
+                sender=sender,
+                recipients=[outgoing(m) for m in group],
+                message=batch.message,
+                enable_delivery_report=batch.delivery_report,
+                tag=lambda chunk, index_of=index_of: acs_tag(  # type: ignore[misc]
+                    batch.batch_id, [index_of[r.to] for r in chunk]
+                ),
+                before_retry=opted_out_now,
+            )
+            updated += apply_outcomes(group, outcomes, self._clock())
+        return updated
+
+
+def released(message: MessageRecord, now: datetime, wait: timedelta) -> MessageRecord:
+    """Back to waiting, unsent: no claim, and no ids unless an attempt may have reached ACS."""
+    if message.maybe_sent:
+        return replace(message, claim_until=None, due_at=now + wait)
+    return replace(
+        message,
+        claim_until=None,
+        repeatability_request_id=None,
+        repeatability_first_sent=None,
+        due_at=now + wait,
+    )

@@ -1,0 +1,1 @@
+"""Table Storage: one gateway (`gateway.py`) and one repository per aggregate over it."""
