@@ -43,8 +43,8 @@ class ReportQuery:
 
 
 def parse_report_query(params: Mapping[str, str], today: date) -> ReportQuery:
-    """`from`, `to` (YYYY-MM-DD, UTC days, both included), `groupBy`, `top`; a 400 naming the
-    parameter when one is wrong."""
+    """`from`, `to` (YYYY-MM-DD, UTC days, both included), `groupBy`, `top`; a `ValidationError`
+    naming the parameter when one is wrong."""
     last = _date(params, "to") or today
     first = _date(params, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from azure.eventgrid import SystemEventNames
-
-SMS_RECEIVED = SystemEventNames.AcsSmsReceivedEventName.value
-DELIVERY_REPORT = SystemEventNames.AcsSmsDeliveryReportReceivedEventName.value
+# The ACS SMS event types (learn.microsoft.com: "Azure Communication Services as an Event Grid
+# source"); tests check them against azure-eventgrid's SystemEventNames.
+SMS_RECEIVED = "Microsoft.Communication.SMSReceived"
+DELIVERY_REPORT = "Microsoft.Communication.SMSDeliveryReportReceived"
 
 
 class MalformedEventError(ValueError):

@@ -27,6 +27,7 @@ from shared.records import BatchRecord, MessageRecord
 from shared.send_plan import claim, recheck_before_send, send_usage
 from shared.status import FINAL, Status
 from shared.storage import Storage
+from shared.tables.gateway import gather_bounded
 
 log = logging.getLogger("sms.outbox")
 
@@ -88,8 +89,9 @@ class OutboxDrainer:
         sweeps = [e for e in entries if e.is_sweep]
         entries = [e for e in entries if not e.is_sweep]
         swept: dict[str, BatchRecord] = {}
-        for sweep in sweeps:
-            header = await self._sweep(sweep, now, forget, refile, settle)
+        for header in await gather_bounded(
+            self._sweep(sweep, now, forget, refile, settle) for sweep in sweeps
+        ):
             if header is not None:
                 swept[header.batch_id] = header
         batches, messages = await self._load(entries)  # what a sweep brought back goes next tick
@@ -200,15 +202,12 @@ class OutboxDrainer:
         by_batch: dict[str, list[int]] = defaultdict(list)
         for entry in entries:
             by_batch[entry.batch_id].append(entry.index)
-        batches: dict[str, BatchRecord] = {}
-        messages: dict[tuple[str, int], MessageRecord] = {}
-        for batch_id, indexes in by_batch.items():
-            header = await self._storage.messages.get_header(batch_id)
-            if header is None:
-                continue
-            batches[batch_id] = header
-            for message in await self._storage.messages.get_many(batch_id, indexes):
-                messages[(batch_id, message.index)] = message
+        repository = self._storage.messages
+        ids = list(by_batch)
+        headers = await gather_bounded(repository.get_header(b) for b in ids)
+        batches = {b: h for b, h in zip(ids, headers, strict=True) if h is not None}
+        rows = await gather_bounded(repository.get_many(b, by_batch[b]) for b in batches)
+        messages = {(m.batch_id, m.index): m for group in rows for m in group}
         return batches, messages
 
     async def _send(
@@ -236,10 +235,11 @@ class OutboxDrainer:
         claimed_by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
         for message in claimed:
             claimed_by_batch[message.batch_id].append(message)
-        for batch_id, batch_group in claimed_by_batch.items():
-            dispatched = await self._dispatcher.dispatch(
-                batches[batch_id], batch_group, watch_reports=True
-            )
+        results = await gather_bounded(
+            self._dispatcher.dispatch(batches[b], group, watch_reports=True)
+            for b, group in claimed_by_batch.items()
+        )
+        for batch_id, dispatched in zip(claimed_by_batch, results, strict=True):
             if not dispatched.recorded:
                 continue  # claims lapse and the batch's sweep row brings them back
             saved = dispatched.messages
@@ -267,5 +267,7 @@ class OutboxDrainer:
         by_batch: dict[str, list[MessageRecord]] = defaultdict(list)
         for message in settled:
             by_batch[message.batch_id].append(message)
-        for batch_id, group in by_batch.items():
-            await self._storage.usage.record(send_usage(batches[batch_id], group))
+        await gather_bounded(
+            self._storage.usage.record(send_usage(batches[b], group))
+            for b, group in by_batch.items()
+        )

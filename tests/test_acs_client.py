@@ -4,6 +4,7 @@ rules, whose waits are recorded through the injectable sleep instead of slept.""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -191,3 +192,59 @@ def test_body_is_compact_utf8_with_repeatability_fields() -> None:
     parsed = json.loads(body)
     assert parsed["smsRecipients"][0]["repeatabilityRequestId"].startswith("00000000-")
     assert parsed["smsSendOptions"] == {"enableDeliveryReport": True, "tag": "B"}
+
+
+async def test_a_429_after_a_lost_answer_is_still_ambiguous() -> None:
+    """ACS may have taken the first attempt: whatever a later attempt answers, the caller must
+    know, so it never gives the message fresh repeatability ids."""
+    script = Script(httpx.ReadError("connection reset"), *[httpx.Response(429)] * 3)
+    async with script.client() as client:
+        [outcome] = await client.send(sender="+18005550100", recipients=recipients(1), message="hi")
+    assert isinstance(outcome.error, AcsThrottledError)
+    assert outcome.error.ambiguous
+
+
+async def test_a_plain_429_is_not_ambiguous() -> None:
+    script = Script(*[httpx.Response(429)] * 4)
+    async with script.client() as client:
+        [outcome] = await client.send(sender="+18005550100", recipients=recipients(1), message="hi")
+    assert isinstance(outcome.error, AcsThrottledError) and not outcome.error.ambiguous
+
+
+async def test_recipients_who_opted_out_meanwhile_are_withdrawn_before_a_retry() -> None:
+    script = Script(httpx.Response(503))
+    people = recipients(3)
+    asked: list[list[str]] = []
+
+    async def opted_out_now(remaining: Sequence[OutgoingSms]) -> set[str]:
+        asked.append([r.to for r in remaining])
+        return {people[1].to}
+
+    async with script.client() as client:
+        [outcome] = await client.send(
+            sender="+18005550100", recipients=people, message="hi", before_retry=opted_out_now
+        )
+    assert asked == [[r.to for r in people]]  # asked before the retry only
+    first, second = (json.loads(b)["smsRecipients"] for b in script.bodies)
+    assert [r["to"] for r in second] == [people[0].to, people[2].to]
+    # Those left keep their repeatability ids: ACS still recognises them.
+    assert [r["repeatabilityRequestId"] for r in second] == [
+        first[0]["repeatabilityRequestId"],
+        first[2]["repeatabilityRequestId"],
+    ]
+    assert outcome.withdrawn == {people[1].to}
+    assert [r.to for r in outcome.results] == [people[0].to, people[2].to]
+
+
+async def test_no_retry_when_opt_outs_cannot_be_read_again() -> None:
+    script = Script(httpx.ReadError("lost"))
+
+    async def storage_down(remaining: Sequence[OutgoingSms]) -> set[str]:
+        raise OSError("storage unreachable")
+
+    async with script.client() as client:
+        [outcome] = await client.send(
+            sender="+18005550100", recipients=recipients(1), message="hi", before_retry=storage_down
+        )
+    assert len(script.bodies) == 1  # not sent again unchecked
+    assert isinstance(outcome.error, AcsUnavailableError) and outcome.error.ambiguous

@@ -46,3 +46,27 @@ def test_surrogate_pair_is_not_split_across_segments() -> None:
 def test_utf16_length_counts_like_dotnet() -> None:
     assert utf16_length("abc") == 3
     assert utf16_length("😀") == 2
+
+
+def _septets(ch: str) -> int | None:
+    """What an independent GSM 03.38 codec (the `gsm0338` package) says a character costs."""
+    import gsm0338  # noqa: F401  (registers the codec)
+
+    try:
+        return len(ch.encode("gsm03.38"))
+    except UnicodeError:
+        return None
+
+
+def test_both_gsm7_alphabets_match_an_independent_codec() -> None:
+    """The app and the sandbox each keep their own GSM-7 table; both are checked against the
+    same outside source, over every character up to U+2FFF and the euro sign."""
+    from local.acs_sandbox import segments as sandbox
+    from shared import encoding as app
+
+    chars = [chr(c) for c in range(0x3000)] + ["€"]
+    basic = {ch for ch in chars if _septets(ch) == 1}
+    extension = {ch for ch in chars if _septets(ch) == 2}
+    assert len(basic) == 128 and len(extension) == 10  # 3GPP TS 23.038: 128 codes, 10 extensions
+    assert app.GSM7_BASIC == basic == sandbox.GSM7_BASIC
+    assert app.GSM7_EXTENSION == extension == sandbox.GSM7_EXTENSION

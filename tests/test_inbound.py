@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -186,11 +184,18 @@ async def test_plain_text_is_forwarded_signed(
     headers, body = calls[-1]
     assert json.loads(body)["message"] == "Can I bring my dog?"
     assert json.loads(body)["from"] == PERSON
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(
-        hmac.new(b"0123456789abcdef0123456789abcdef", signed, hashlib.sha256).digest()
-    )
-    assert headers["webhook-signature"] == "v1," + expected.decode()
+    # The Standard Webhooks reference verifier is the judge: it accepts what we sent...
+    from standardwebhooks import Webhook
+    from standardwebhooks.exceptions import WebhookVerificationError
+
+    verified = Webhook(secret).verify(body, headers)
+    assert verified["message"] == "Can I bring my dog?"
+    # ...and refuses it under another secret or with the body changed.
+    other = "whsec_" + base64.b64encode(b"another-secret-another-secret-32").decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body.replace(b"dog", b"cat"), headers)
     assert headers["webhook-id"] == "in-plain-1" == calls[0][0]["webhook-id"]
 
 

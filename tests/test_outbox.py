@@ -332,3 +332,35 @@ async def test_no_delivery_report_in_time_becomes_unknown(sandbox_url: str) -> N
         services, report_timeout=timedelta(minutes=30), clock=shifted(timedelta(minutes=31))
     )
     assert (await early.drain()).looked_at == 0  # nothing left to watch: the sweep row is gone
+
+
+async def test_a_waiting_message_whose_row_was_lost_is_found_by_its_batchs_sweep(
+    sandbox_url: str,
+) -> None:
+    """A failure can leave a message queued with no outbox row of its own (its state was saved,
+    the row never written): the batch's sweep notices it overdue and files it again."""
+    from shared.ids import new_batch_id
+    from shared.outbox_entry import sweep_entry
+    from shared.phone import normalize_recipients
+    from shared.send_plan import plan_batch
+
+    services = await get_services()
+    to = ["+12065550320"]
+    request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    batch, planned = plan_batch(
+        request,
+        normalize_recipients(to, "US"),
+        set(),
+        batch_id=new_batch_id(),
+        pool=SENDERS,
+        now=past,
+    )
+    await services.storage.messages.create_batch(batch, planned)  # queued, due 5 minutes ago
+    await services.storage.outbox.add([sweep_entry(batch.batch_id, past)])  # only the sweep row
+    drainer = drainer_for(services)
+    await drainer.drain()  # the sweep files it again, due now
+    await drainer.drain()  # and it goes
+    found = await services.storage.messages.get_batch(batch.batch_id)
+    assert found is not None and [m.status.value for m in found[1]] == ["accepted"]
+    assert Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages")) == Counter(to)

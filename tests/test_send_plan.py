@@ -150,3 +150,50 @@ def test_recheck_before_send() -> None:
     assert {m.status for m in recheck_before_send(planned, set(), NOW + timedelta(minutes=10))} == {
         Status.QUEUED
     }
+
+
+def test_once_an_attempt_may_have_reached_acs_the_ids_stay_for_good() -> None:
+    """A lost answer, then a 429 on the retry: the message may have been sent, so it keeps its
+    repeatability id and first-sent time through every later answer, and past ACS's window it
+    becomes unknown instead of getting fresh ids."""
+    _, [planned] = plan(["+14255550100"])
+    first = claim(planned, NOW, timedelta(minutes=2), new_id=lambda: "first")
+    throttled = AcsThrottledError("slow down", retry_after=5)
+    throttled.ambiguous = True  # as the client marks it after a dropped connection
+    [after_429] = apply_outcomes([first], [ChunkOutcome([outgoing(first)], [], throttled)], NOW)
+    assert after_429.status is Status.QUEUED and after_429.maybe_sent
+    assert after_429.repeatability_request_id == "first"
+    assert after_429.repeatability_first_sent == first.repeatability_first_sent
+    # A plain 429 later (ACS did not act this time) still cannot give it new ids.
+    again = claim(
+        after_429, NOW + timedelta(seconds=10), timedelta(minutes=2), new_id=lambda: "new"
+    )
+    plain = AcsThrottledError("slow down", retry_after=5)
+    [after_plain] = apply_outcomes([again], [ChunkOutcome([outgoing(again)], [], plain)], NOW)
+    assert after_plain.repeatability_request_id == "first" and after_plain.maybe_sent
+    # Past the window it is never sent again: unknown.
+    [late] = recheck_before_send([after_plain], set(), NOW + timedelta(minutes=6))
+    assert late.status is Status.UNKNOWN
+
+
+def test_a_message_no_attempt_reached_gets_fresh_ids_after_a_429() -> None:
+    _, [planned] = plan(["+14255550100"])
+    first = claim(planned, NOW, timedelta(minutes=2), new_id=lambda: "first")
+    plain = AcsThrottledError("slow down", retry_after=5)
+    [after] = apply_outcomes([first], [ChunkOutcome([outgoing(first)], [], plain)], NOW)
+    assert not after.maybe_sent and after.repeatability_request_id is None
+
+
+def test_a_recipient_withdrawn_before_a_retry_is_opted_out_never_sent() -> None:
+    to = ["+14255550100", "+14255550101"]
+    _, planned = plan(to)
+    claimed = [claim(m, NOW, timedelta(minutes=2), new_id=lambda: "x") for m in planned]
+    outcome = ChunkOutcome(
+        [outgoing(m) for m in claimed],
+        [SmsSendResult(to[0], "acs-1", 202, True)],
+        withdrawn=frozenset({to[1]}),
+    )
+    kept, stopped = apply_outcomes(claimed, [outcome], NOW)
+    assert kept.status is Status.ACCEPTED
+    assert stopped.status is Status.OPTED_OUT and stopped.error_code == "OptedOut"
+    assert stopped.claim_until is None and stopped.due_at is None

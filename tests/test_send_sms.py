@@ -207,3 +207,31 @@ async def test_storage_down_answers_503_and_sends_nothing(
     assert response.headers["Retry-After"]
     assert response_json(response)["error"]["code"] == "ServiceUnavailable"
     assert sandbox_get(sandbox_url, "/sandbox/requests") == []
+
+
+async def test_a_stop_acknowledged_while_a_send_is_retrying_wins(sandbox_url: str) -> None:
+    """ACS answers 503, the client backs off; meanwhile the person's STOP is handled. The retry
+    reads the opt-outs again: the text never reaches them, the message is `optedOut`."""
+    import asyncio
+
+    import on_sms_received
+    from tests.helpers import inbound_payload, trigger_event
+
+    person, other = "+12065550950", "+12065550951"
+    sandbox_post(sandbox_url, "/sandbox/faults", {"kind": "status", "status": 503, "times": 1})
+    send = asyncio.create_task(
+        post_sms({"to": [person, other], "message": "Your table is ready", "from": SENDERS[0]})
+    )
+    for _ in range(200):  # until ACS has answered the first attempt
+        if sandbox_get(sandbox_url, "/sandbox/requests"):
+            break
+        await asyncio.sleep(0.005)
+    stop = inbound_payload(sender=person, to=SENDERS[1], message="STOP", event_id="stop-in-flight")
+    await on_sms_received.main(trigger_event(stop))  # acknowledged once this returns
+    answer = response_json(await send)
+    statuses = {r["to"]: r["status"] for r in answer["results"]}
+    assert statuses == {person: "optedOut", other: "accepted"}
+    inbox = sandbox_get(sandbox_url, "/sandbox/messages", to=person)
+    assert [m["message"] for m in inbox if m["message"] == "Your table is ready"] == []
+    [first, retry] = sandbox_get(sandbox_url, "/sandbox/requests")[:2]
+    assert person in first["recipients"] and person not in retry["recipients"]

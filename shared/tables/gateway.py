@@ -50,6 +50,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+async def gather_bounded(
+    calls: Iterable[Awaitable[R]], limit: int = TRANSACTIONS_IN_FLIGHT
+) -> list[R]:
+    """Independent reads or writes at once, a few at a time, answers in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[R]) -> R:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
 def chunks(items: Sequence[Any], size: int = MAX_BATCH_OPERATIONS) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

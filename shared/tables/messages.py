@@ -31,6 +31,7 @@ from shared.tables.gateway import (
     chunks,
     conditional_update,
     etag_of,
+    gather_bounded,
     translated,
 )
 
@@ -172,17 +173,22 @@ class MessageRepository:
     async def get_many(self, batch_id: str, indexes: Sequence[int]) -> list[MessageRecord]:
         """Rows of one batch by index, in one range query per run of at most 100 rows."""
         wanted = sorted(set(indexes))
-        found: list[MessageRecord] = []
-        for chunk in chunks(wanted, MAX_BATCH_OPERATIONS):
-            want = set(chunk)
-            async for entity in self._tables.query(
+        runs = list(chunks(wanted, MAX_BATCH_OPERATIONS))
+        pages = await gather_bounded(
+            self._tables.query_all(
                 MESSAGES,
                 "PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
-                {"pk": batch_id, "low": row_key(chunk[0]), "high": row_key(chunk[-1])},
-            ):
-                if int(entity["RowKey"]) in want:
-                    found.append(message_from_entity(entity, etag_of(entity)))
-        return found
+                {"pk": batch_id, "low": row_key(run[0]), "high": row_key(run[-1])},
+            )
+            for run in runs
+        )
+        want = set(wanted)
+        return [
+            message_from_entity(e, etag_of(e))
+            for page in pages
+            for e in page
+            if e["RowKey"].isdigit() and int(e["RowKey"]) in want
+        ]
 
     @translated
     async def list_unfinished(self, batch_id: str) -> list[MessageRecord]:

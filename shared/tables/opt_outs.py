@@ -6,13 +6,19 @@ the query planner below picks point reads for a few recipients and range scans f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.clock import aware
-from shared.tables.gateway import MAX_FILTER_COMPARISONS, TableGateway, chunks, translated
+from shared.tables.gateway import (
+    MAX_FILTER_COMPARISONS,
+    TableGateway,
+    chunks,
+    gather_bounded,
+    translated,
+)
 
 OPT_OUTS = "optOuts"
 POOL_WIDE = "*"  # the partition of opt-outs that cover every sender of the pool
@@ -57,17 +63,18 @@ class OptOutRepository:
     async def _by_key(
         self, partitions: list[str], recipients: Sequence[str], per_query: int
     ) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        for chunk in chunks(list(recipients), per_query):
+        pk = " or ".join(f"PartitionKey eq @p{i}" for i in range(len(partitions)))
+
+        def query(chunk: Sequence[str]) -> Awaitable[list[dict[str, Any]]]:
             params: dict[str, Any] = {f"p{i}": p for i, p in enumerate(partitions)}
             params.update({f"r{i}": r for i, r in enumerate(chunk)})
-            pk = " or ".join(f"PartitionKey eq @p{i}" for i in range(len(partitions)))
             rk = " or ".join(f"RowKey eq @r{i}" for i in range(len(chunk)))
-            async for entity in self._tables.query(
+            return self._tables.query_all(
                 OPT_OUTS, f"( {pk} ) and ( {rk} )", params, select=["PartitionKey", "RowKey"]
-            ):
-                found.add((entity["PartitionKey"], entity["RowKey"]))
-        return found
+            )
+
+        pages = await gather_bounded(query(c) for c in chunks(list(recipients), per_query))
+        return {(e["PartitionKey"], e["RowKey"]) for page in pages for e in page}
 
     async def _by_range(
         self, partitions: list[str], recipients: Sequence[str]
@@ -76,17 +83,21 @@ class OptOutRepository:
         # opt-outs in that range, not the number of recipients.
         wanted = set(recipients)
         low, high = min(wanted), max(wanted)
-        found: set[tuple[str, str]] = set()
-        for partition in partitions:
-            async for entity in self._tables.query(
+        pages = await gather_bounded(
+            self._tables.query_all(
                 OPT_OUTS,
                 "PartitionKey eq @pk and RowKey ge @low and RowKey le @high",
                 {"pk": partition, "low": low, "high": high},
                 select=["RowKey"],
-            ):
-                if entity["RowKey"] in wanted:
-                    found.add((partition, entity["RowKey"]))
-        return found
+            )
+            for partition in partitions
+        )
+        return {
+            (partition, e["RowKey"])
+            for partition, page in zip(partitions, pages, strict=True)
+            for e in page
+            if e["RowKey"] in wanted
+        }
 
     @translated
     async def list_for(self, recipient: str, senders: Sequence[str]) -> list[OptOut]:
