@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -280,13 +281,12 @@ async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: s
     """The request wrote its rows (claimed, with repeatability ids) and died before ACS: when
     the claim lapses the batch's sweep row brings the messages back, and they go out once."""
     services = await get_services()
-    sender = services.sender
     to = ["+12065550310", "+12065550311"]
     request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
     now = datetime.now(UTC)
     from shared.ids import new_batch_id
     from shared.phone import normalize_recipients
-    from shared.send_plan import plan_batch
+    from shared.send_plan import claim, plan_batch
     from shared.sending import outbox_rows
 
     batch, planned = plan_batch(
@@ -297,8 +297,9 @@ async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: s
         pool=SENDERS,
         now=now,
     )
-    held = await sender._split_by_budget(planned, now)
-    await services.storage.outbox.add(outbox_rows(held, now, timedelta(minutes=2)))
+    lease = timedelta(minutes=2)  # as the send writes them before calling ACS: claimed, with ids
+    held = [replace(claim(m, now, lease), due_at=now + lease) for m in planned]
+    await services.storage.outbox.add(outbox_rows(held, now, lease))
     await services.storage.messages.create_batch(batch, held)  # ...and the process dies here
 
     later = drainer_for(
