@@ -7,14 +7,13 @@ daily averages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from shared.acs_codes import describe
-from shared.clock import iso
+from shared.clock import TimeFormatError, iso, parse_day
 from shared.errors import ValidationError
 from shared.rollups import Dimension, Rollup, Tally
 
@@ -22,8 +21,6 @@ GroupBy = Literal["day", "sender", "country", "tag"]
 GROUP_BYS: tuple[GroupBy, ...] = get_args(GroupBy)
 DEFAULT_DAYS, MAX_DAYS = 30, 366
 DEFAULT_TOP, MAX_TOP = 5, 50
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +54,7 @@ def parse_report_query(params: Mapping[str, str], today: date) -> ReportQuery:
     raw_top = params.get("top")
     top = DEFAULT_TOP
     if raw_top is not None:
-        if not raw_top.isdigit() or not 1 <= int(raw_top) <= MAX_TOP:
+        if not (raw_top.isascii() and raw_top.isdigit()) or not 1 <= int(raw_top) <= MAX_TOP:
             raise ValidationError("top", f"'top' must be a whole number from 1 to {MAX_TOP}")
         top = int(raw_top)
     return ReportQuery(first, last, group_by, top)
@@ -68,11 +65,9 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
     if raw is None or raw == "":
         return None
     try:
-        if not _DATE.fullmatch(raw):
-            raise ValueError(raw)
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(name, f"'{name}' must be a date as YYYY-MM-DD") from None
+        return parse_day(raw)
+    except TimeFormatError as exc:
+        raise ValidationError(name, f"'{name}' {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from shared.phone import is_e164
+from shared.phone import is_e164, reachable_regions
 from shared.quiet_hours import QuietHours, QuietHoursError, parse_quiet_hours
 
 DEFAULT_STOP_REPLY = (
@@ -43,6 +43,7 @@ class Settings:
     quiet_hours: QuietHours | None
     report_timeout_minutes: int
     claim_lease_seconds: int
+    allowed_countries: frozenset[str]
     stop_reply: str
     start_reply: str
     help_reply: str
@@ -102,6 +103,17 @@ def _quiet_hours(raw: str) -> QuietHours | None:
         raise SettingsError(str(exc)) from None
 
 
+def _countries(raw: str, pool: tuple[str, ...]) -> frozenset[str]:
+    """ISO 3166 codes, comma-separated; empty means what the pool's numbers can reach."""
+    if not raw.strip():
+        return reachable_regions(pool)
+    codes = [c.strip().upper() for c in raw.split(",") if c.strip()]
+    bad = [c for c in codes if len(c) != 2 or not (c.isascii() and c.isalpha())]
+    if bad or not codes:
+        raise SettingsError("SMS_ALLOWED_COUNTRIES: expected two-letter region codes like US,CA")
+    return frozenset(codes)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     acs = parse_acs_connection_string(_required(env, "ACS_CONNECTION_STRING"))
@@ -133,6 +145,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         quiet_hours=_quiet_hours(env.get("SMS_QUIET_HOURS", "")),
         report_timeout_minutes=_int(env, "SMS_REPORT_TIMEOUT_MINUTES", 1440, 1),
         claim_lease_seconds=_int(env, "SMS_CLAIM_LEASE_SECONDS", 120, 5),
+        allowed_countries=_countries(env.get("SMS_ALLOWED_COUNTRIES", ""), numbers),
         stop_reply=env.get("SMS_STOP_REPLY", "").strip() or DEFAULT_STOP_REPLY,
         start_reply=env.get("SMS_START_REPLY", "").strip() or DEFAULT_START_REPLY,
         help_reply=env.get("SMS_HELP_REPLY", "").strip() or DEFAULT_HELP_REPLY,

@@ -30,6 +30,10 @@ class TooManyRecipientsError(ValidationError):
     code = "TooManyRecipients"
 
 
+class PayloadTooLargeError(DomainError):
+    code = "PayloadTooLarge"
+
+
 class UnsupportedMediaTypeError(DomainError):
     code = "UnsupportedMediaType"
 

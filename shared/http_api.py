@@ -23,6 +23,7 @@ from shared.errors import (
     NotCancelableError,
     NotFoundError,
     NothingSentError,
+    PayloadTooLargeError,
     SendStateUnknownError,
     StoreUnavailableError,
     ThrottledError,
@@ -37,10 +38,13 @@ JSON = "application/json"
 # Azure's front end ends an HTTP request after 230 s; answer well before, with a 503 to retry.
 REQUEST_BUDGET_SECONDS = 120.0
 STORAGE_RETRY_AFTER = "5"
+# 100,000 recipients of up to 32 characters each, and the message, fit with room to spare.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # Most specific first: the first type that matches gives the status.
 STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
     (TooManyRecipientsError, 413),
+    (PayloadTooLargeError, 413),
     (ValidationError, 400),
     (UnsupportedMediaTypeError, 415),
     (NotFoundError, 404),
@@ -63,8 +67,13 @@ def error_body(code: str, message: str, target: str | None = None) -> dict[str, 
 def json_response(
     status: int, payload: Any, headers: Mapping[str, str] | None = None
 ) -> func.HttpResponse:
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from input: escape it instead
+        body = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return func.HttpResponse(
-        json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        body,
         status_code=status,
         headers=dict(headers or {}),
         mimetype=JSON,
@@ -108,6 +117,8 @@ def read_json_body(req: func.HttpRequest) -> Any:
     if content_type and content_type != JSON and not content_type.endswith("+json"):
         raise UnsupportedMediaTypeError("send the body as application/json")
     raw = req.get_body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body may be at most {MAX_BODY_BYTES} bytes", target="body")
     if not raw:
         raise ValidationError("body", "the request needs a JSON body")
     try:

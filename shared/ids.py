@@ -32,7 +32,12 @@ def message_id(batch_id: str, index: int) -> str:
 
 def parse_message_id(text: str) -> tuple[str, int] | None:
     batch_id, sep, index = text.partition("-")
-    if not sep or not is_batch_id(batch_id) or not index.isdigit() or len(index) > ROW_DIGITS:
+    if (
+        not sep
+        or not is_batch_id(batch_id)
+        or not (index.isascii() and index.isdigit())
+        or len(index) > ROW_DIGITS
+    ):
         return None
     if index != str(int(index)):  # one spelling per message: no leading zeros
         return None

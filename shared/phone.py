@@ -39,7 +39,33 @@ class ParsedNumber:
         return self.e164 is not None
 
 
-def normalize_number(raw: str, default_region: str) -> ParsedNumber:
+# ACS: a US toll-free number can text the US, Canada and Puerto Rico (ACS SMS concepts,
+# "country and region availability"); other number types reach their own country only.
+TOLL_FREE_REACH = frozenset({"US", "CA", "PR"})
+
+
+def reachable_regions(senders: tuple[str, ...]) -> frozenset[str]:
+    """The countries the pool's numbers can text: the default of SMS_ALLOWED_COUNTRIES."""
+    regions: set[str] = set()
+    for sender in senders:
+        try:
+            number = phonenumbers.parse(sender, None)
+        except NumberParseException:
+            continue
+        region = phonenumbers.region_code_for_number(number)
+        if (
+            phonenumbers.number_type(number) == PhoneNumberType.TOLL_FREE
+            and number.country_code == 1
+        ):
+            regions |= TOLL_FREE_REACH
+        elif region:
+            regions.add(region)
+    return frozenset(regions)
+
+
+def normalize_number(
+    raw: str, default_region: str, *, allowed_regions: frozenset[str] | None = None
+) -> ParsedNumber:
     text = raw.strip()
     if not text:
         return ParsedNumber(raw, None, "empty")
@@ -55,17 +81,22 @@ def normalize_number(raw: str, default_region: str) -> ParsedNumber:
     refused = _REFUSED_TYPES.get(phonenumbers.number_type(number))
     if refused:
         return ParsedNumber(raw, None, refused)
+    country = phonenumbers.region_code_for_number(number) or "an unknown country"
+    if allowed_regions is not None and country not in allowed_regions:
+        return ParsedNumber(raw, None, f"a number in {country}: not in SMS_ALLOWED_COUNTRIES")
     return ParsedNumber(
         raw, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     )
 
 
-def normalize_recipients(raws: list[str], default_region: str) -> list[ParsedNumber]:
+def normalize_recipients(
+    raws: list[str], default_region: str, *, allowed_regions: frozenset[str] | None = None
+) -> list[ParsedNumber]:
     """Distinct recipients in request order: valid ones by E.164, invalid ones by their text."""
     seen: set[str] = set()
     out: list[ParsedNumber] = []
     for raw in raws:
-        parsed = normalize_number(raw, default_region)
+        parsed = normalize_number(raw, default_region, allowed_regions=allowed_regions)
         key = parsed.e164 or "raw:" + raw.strip()
         if key not in seen:
             seen.add(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.clock import TimeFormatError, parse_instant
 from shared.encoding import utf16_length
 from shared.errors import TooManyRecipientsError, ValidationError
 from shared.phone import normalize_number
@@ -42,9 +43,8 @@ def parse_send_request(
         raise ValidationError("body", "the body must be a JSON object")
     unknown = [k for k in body if k not in FIELDS]
     if unknown:
-        raise ValidationError(
-            unknown[0], f"unknown field {unknown[0]!r}; expected {', '.join(FIELDS)}"
-        )
+        name = unknown[0].encode("utf-8", "replace").decode("utf-8")[:64]
+        raise ValidationError(name, f"unknown field {name!r}; expected {', '.join(FIELDS)}")
     now = now or datetime.now(UTC)
     send_at = _instant(body, "sendAt")
     valid_until = _instant(body, "validUntil")
@@ -76,14 +76,21 @@ def _instant(body: dict[str, Any], name: str) -> datetime | None:
     if not isinstance(value, str):
         raise ValidationError(name, f"'{name}' must be an ISO 8601 time with an offset")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(name, f"'{name}' must be an ISO 8601 time with an offset") from None
-    if parsed.tzinfo is None:
+        return parse_instant(value)
+    except TimeFormatError as exc:
+        raise ValidationError(name, f"'{name}' {exc}") from None
+
+
+def scalar_text(target: str, value: str) -> str:
+    """Text must be Unicode scalar values: a lone surrogate (valid in JSON's \\u escapes, not
+    in UTF-8) can be neither stored nor sent."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
         raise ValidationError(
-            name, f"'{name}' needs a UTC offset (Z or +hh:mm): local times are ambiguous"
-        )
-    return parsed.astimezone(UTC)
+            target, f"'{target}' is not valid Unicode text (a lone surrogate)"
+        ) from None
+    return value
 
 
 def reply_request(to: str, text: str, sender: str | None) -> SendRequest:
@@ -113,6 +120,7 @@ def _recipients(value: Any) -> list[str]:
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise ValidationError(f"to[{i}]", "each recipient must be a string")
+        scalar_text(f"to[{i}]", item)
         if len(item) > MAX_RECIPIENT_TEXT:
             raise ValidationError(
                 f"to[{i}]", f"a phone number has at most {MAX_RECIPIENT_TEXT} characters"
@@ -123,6 +131,7 @@ def _recipients(value: Any) -> list[str]:
 def _message(value: Any) -> str:
     if not isinstance(value, str):
         raise ValidationError("message", "'message' is required and must be a string")
+    scalar_text("message", value)
     length = utf16_length(value)
     if not 1 <= length <= MAX_MESSAGE_LENGTH:
         raise ValidationError("message", f"'message' must be 1 to {MAX_MESSAGE_LENGTH} characters")
@@ -134,6 +143,7 @@ def _sender(value: Any, pool: tuple[str, ...], default_region: str) -> str | Non
         return None
     if not isinstance(value, str):
         raise ValidationError("from", "'from' must be a phone number string")
+    scalar_text("from", value)
     parsed = normalize_number(value, default_region)
     if parsed.e164 not in pool:
         raise ValidationError(
@@ -147,6 +157,7 @@ def _tag(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_TAG_LENGTH:
         raise ValidationError("tag", f"'tag' must be a string of 1 to {MAX_TAG_LENGTH} characters")
+    scalar_text("tag", value)
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
         raise ValidationError("tag", "'tag' may not contain control characters")
     return value

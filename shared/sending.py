@@ -97,7 +97,11 @@ class SmsSender:
         """Send now, queue or schedule. `confirming_opt_out` is the one exception to the opt-out
         filter: the single confirmation the FCC allows right after an opt-out
         (47 CFR 64.1200(a)(12))."""
-        recipients = normalize_recipients(request.to, self._settings.default_region)
+        recipients = normalize_recipients(
+            request.to,
+            self._settings.default_region,
+            allowed_regions=self._settings.allowed_countries,
+        )
         valid = [r.e164 for r in recipients if r.e164]
         pool = self._settings.from_numbers
         senders = [request.sender] if request.sender else list(pool)

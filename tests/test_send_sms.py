@@ -235,3 +235,29 @@ async def test_a_stop_acknowledged_while_a_send_is_retrying_wins(sandbox_url: st
     assert [m["message"] for m in inbox if m["message"] == "Your table is ready"] == []
     [first, retry] = sandbox_get(sandbox_url, "/sandbox/requests")[:2]
     assert person in first["recipients"] and person not in retry["recipients"]
+
+
+async def test_a_lone_surrogate_or_a_deep_body_is_a_400_naming_it() -> None:
+    raw = b'{"to": "+14255550123", "message": "hi \\ud800"}'
+    response = await send_sms.main(
+        http_request("POST", "sms", raw=raw, headers={"content-type": "application/json"})
+    )
+    assert response.status_code == 400
+    assert response_json(response)["error"]["target"] == "message"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = await send_sms.main(
+        http_request("POST", "sms", raw=deep, headers={"content-type": "application/json"})
+    )
+    assert response.status_code == 400
+    assert response_json(response)["error"]["target"] == "body"
+
+
+async def test_recipients_outside_the_allowed_countries_are_never_sent(sandbox_url: str) -> None:
+    response = await post_sms({"to": ["+447911123456", "+14255550160"], "message": "hi"})
+    results = {r["to"]: r for r in response_json(response)["results"]}
+    assert results["+447911123456"]["status"] == "invalid"
+    assert "SMS_ALLOWED_COUNTRIES" in results["+447911123456"]["error"]["message"]
+    assert results["+14255550160"]["status"] == "accepted"
+    assert [r["recipients"] for r in sandbox_get(sandbox_url, "/sandbox/requests")] == [
+        ["+14255550160"]
+    ]
