@@ -19,6 +19,7 @@ import send_sms
 import sms_batches
 from shared.dispatch import Dispatcher
 from shared.outbox import OutboxDrainer
+from shared.records import BatchRecord, MessageRecord
 from shared.runtime import Services, close_services, get_services
 from shared.send_request import parse_send_request
 from shared.sending import SmsSender
@@ -71,6 +72,17 @@ def drainer_for(
         report_timeout=report_timeout,
         **options,
     )
+
+
+def planned_batch(to: list[str], now: datetime) -> tuple[BatchRecord, list[MessageRecord]]:
+    """A send's records as the send plans them, before anything is written."""
+    from shared.ids import new_batch_id
+    from shared.phone import normalize_recipients
+    from shared.send_plan import plan_batch
+
+    request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
+    recipients = normalize_recipients(to, "US")
+    return plan_batch(request, recipients, set(), batch_id=new_batch_id(), pool=SENDERS, now=now)
 
 
 async def tick() -> None:
@@ -280,23 +292,13 @@ def shifted(by: timedelta) -> Callable[[], datetime]:
 async def test_a_send_whose_process_died_is_finished_by_the_sweep(sandbox_url: str) -> None:
     """The request wrote its rows (claimed, with repeatability ids) and died before ACS: when
     the claim lapses the batch's sweep row brings the messages back, and they go out once."""
-    services = await get_services()
-    to = ["+12065550310", "+12065550311"]
-    request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
-    now = datetime.now(UTC)
-    from shared.ids import new_batch_id
-    from shared.phone import normalize_recipients
-    from shared.send_plan import claim, plan_batch
+    from shared.send_plan import claim
     from shared.sending import outbox_rows
 
-    batch, planned = plan_batch(
-        request,
-        normalize_recipients(to, "US"),
-        set(),
-        batch_id=new_batch_id(),
-        pool=SENDERS,
-        now=now,
-    )
+    services = await get_services()
+    to = ["+12065550310", "+12065550311"]
+    now = datetime.now(UTC)
+    batch, planned = planned_batch(to, now)
     lease = timedelta(minutes=2)  # as the send writes them before calling ACS: claimed, with ids
     held = [replace(claim(m, now, lease), due_at=now + lease) for m in planned]
     await services.storage.outbox.add(outbox_rows(held, now, lease))
@@ -340,23 +342,12 @@ async def test_a_waiting_message_whose_row_was_lost_is_found_by_its_batchs_sweep
 ) -> None:
     """A failure can leave a message queued with no outbox row of its own (its state was saved,
     the row never written): the batch's sweep notices it overdue and files it again."""
-    from shared.ids import new_batch_id
     from shared.outbox_entry import sweep_entry
-    from shared.phone import normalize_recipients
-    from shared.send_plan import plan_batch
 
     services = await get_services()
     to = ["+12065550320"]
-    request = parse_send_request({"to": to, "message": "hi"}, pool=SENDERS, default_region="US")
     past = datetime.now(UTC) - timedelta(minutes=5)
-    batch, planned = plan_batch(
-        request,
-        normalize_recipients(to, "US"),
-        set(),
-        batch_id=new_batch_id(),
-        pool=SENDERS,
-        now=past,
-    )
+    batch, planned = planned_batch(to, past)
     await services.storage.messages.create_batch(batch, planned)  # queued, due 5 minutes ago
     await services.storage.outbox.add([sweep_entry(batch.batch_id, past)])  # only the sweep row
     drainer = drainer_for(services)
