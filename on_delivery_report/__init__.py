@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.event_parking import read_or_park
+from shared.event_parking import handle_or_park
 from shared.events import read_delivery_report
 from shared.runtime import get_services
 
 
 async def main(event: func.EventGridEvent) -> None:
     services = await get_services()
-    report = await read_or_park(event, read_delivery_report, services.storage.parked)
-    if report is not None:
-        await services.reports.apply(report)
+    await handle_or_park(
+        event, read_delivery_report, services.reports.apply, services.storage.parked
+    )

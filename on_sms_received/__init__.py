@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.event_parking import read_or_park
+from shared.event_parking import handle_or_park
 from shared.events import read_inbound_sms
 from shared.runtime import get_services
 
 
 async def main(event: func.EventGridEvent) -> None:
     services = await get_services()
-    sms = await read_or_park(event, read_inbound_sms, services.storage.parked)
-    if sms is not None:
-        await services.inbound.handle(sms)
+    await handle_or_park(event, read_inbound_sms, services.inbound.handle, services.storage.parked)

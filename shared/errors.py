@@ -86,6 +86,11 @@ class StoreUnavailableError(StoreError):
     """Table Storage could not be reached, timed out or answered 5xx: worth retrying later."""
 
 
+class StoreRejectedError(StoreError):
+    """Table Storage refused what it was given (a key or value over its limits): retrying the
+    same thing cannot help."""
+
+
 class NothingSentError(StoreUnavailableError):
     """Storage failed before a send was committed: nothing was sent and nothing will be."""
 

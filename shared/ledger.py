@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.clock import iso
-from shared.records import key_safe
+from shared.records import bounded_key
 
 _REVERSE_BASE = 10**13  # milliseconds until the year 2286
 
@@ -39,7 +39,7 @@ class ThreadEntry:
 
     @property
     def row_key(self) -> str:
-        return f"{reverse_time_key(self.at)}_{self.direction}_{key_safe(self.ref)}"
+        return f"{reverse_time_key(self.at)}_{self.direction}_{bounded_key(self.ref)}"
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {
@@ -114,7 +114,7 @@ class ConsentEntry:
 
     @property
     def row_key(self) -> str:
-        return f"{reverse_time_key(self.at)}_{key_safe(self.ref)}"
+        return f"{reverse_time_key(self.at)}_{bounded_key(self.ref)}"
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {

@@ -8,6 +8,7 @@ message with one query bounded to at most 100 rows, and no index has to be writt
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -216,6 +217,19 @@ _KEY_FORBIDDEN = frozenset("/\\#?%") | frozenset(map(chr, [*range(0x20), *range(
 def key_safe(text: str) -> str:
     """Table keys may not hold `/ \\ # ?` or control characters: percent-encode them."""
     return "".join(f"%{ord(c):02X}" if c in _KEY_FORBIDDEN else c for c in text)
+
+
+MAX_KEY_TEXT = 200  # Table Storage allows 1 KiB keys; percent-encoding can triple a text
+
+
+def bounded_key(text: str) -> str:
+    """A key-safe form of any text (an event's id, an ACS message id) that fits in a key: a
+    long one keeps a prefix and a hash of the whole, so it stays distinct and repeatable."""
+    safe = key_safe(text or "no-id")
+    if len(safe) <= MAX_KEY_TEXT:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{safe[: MAX_KEY_TEXT - 33]}~{digest}"
 
 
 def acs_tag(batch_id: str, indexes: Sequence[int]) -> str:

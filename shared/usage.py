@@ -15,7 +15,7 @@ from typing import Any, Literal
 import phonenumbers
 from azure.data.tables import EdmType, EntityProperty
 
-from shared.records import key_safe
+from shared.records import bounded_key
 
 # One row per message for its send outcome; "sent" is accepted + rejected + unknown.
 UsageKind = Literal[
@@ -53,7 +53,7 @@ class UsageEvent:
 
     @property
     def row_key(self) -> str:
-        return f"{self.kind}_{key_safe(self.key)}"
+        return f"{self.kind}_{bounded_key(self.key)}"
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {

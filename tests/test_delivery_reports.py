@@ -275,3 +275,22 @@ async def test_a_report_kept_for_want_of_its_message_is_applied_when_it_appears(
     assert await services.reports.retry_kept(now) == 1
     assert (await view(f"{batch_id}-0"))["status"] == "delivered"
     assert await services.storage.parked.list_orphan_reports() == []
+
+
+async def test_a_report_with_a_hostile_id_is_kept_in_a_bounded_form() -> None:
+    """A 20,000-character message id (with characters keys may not hold) cannot be a table key
+    as it is: the report is kept under a bounded key and acknowledged, not failed for a day."""
+    hostile = "Outgoing_" + "/#?\\" * 5000
+    payload = delivery_report_payload(
+        acs_message_id=hostile,
+        sender="+18005550100",
+        to="+14255550123",
+        tag=None,
+        event_id="e" * 20000,
+    )
+    await on_delivery_report.main(trigger_event(payload))  # does not raise
+    services = await get_services()
+    [kept] = await services.storage.parked.list_orphan_reports()
+    assert len(kept["PartitionKey"]) <= 200 and len(kept["RowKey"]) <= 200
+    await on_delivery_report.main(trigger_event(payload))  # a repeat rewrites the same row
+    assert len(await services.storage.parked.list_orphan_reports()) == 1

@@ -264,3 +264,22 @@ async def test_stop_to_a_local_number_is_confirmed(
     assert (reply["from"], reply["message"]) == (LOCAL_NUMBER, DEFAULT_STOP_REPLY)
     services = await get_services()
     assert await services.storage.opt_outs.find_opted_out(list(SENDERS), [PERSON]) == {PERSON}
+
+
+async def test_an_inbound_message_with_a_hostile_id_is_threaded() -> None:
+    hostile = "Incoming_" + "#" * 20000
+    await inbound("Is the shop open on Sunday?", hostile)
+    services = await get_services()
+    entries, _ = await services.storage.threads.list(PERSON, limit=5, continuation=None)
+    assert [e.text for e in entries] == ["Is the shop open on Sunday?"]
+
+
+async def test_an_inbound_message_storage_cannot_keep_is_parked_not_retried() -> None:
+    """A text over Table Storage's 64 KiB property limit: parked for a person and
+    acknowledged, since Event Grid retrying it for a day could never succeed."""
+    from shared.tables.parked_events import POISON
+
+    await inbound("x" * 40_000, "in-too-big-1")  # does not raise
+    services = await get_services()
+    [parked] = await services.storage.gateway.first_rows(POISON, 10)
+    assert parked["RowKey"] == "in-too-big-1" and "refused" in parked["Reason"]

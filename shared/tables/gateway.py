@@ -27,7 +27,12 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from shared.errors import AlreadyExistsError, ConcurrentUpdateError, StoreUnavailableError
+from shared.errors import (
+    AlreadyExistsError,
+    ConcurrentUpdateError,
+    StoreRejectedError,
+    StoreUnavailableError,
+)
 from shared.tables.paging import decode_token, encode_token
 
 MAX_BATCH_OPERATIONS = 100  # Table Storage: at most 100 operations per transaction
@@ -44,6 +49,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "retry_backoff_factor": 0.4,
     "retry_backoff_max": 1.0,
 }
+
+# Table Storage answers these for a key, value or request over its limits.
+REJECTED_STATUS = frozenset({400, 413, 431})
 
 Operation = tuple[Literal["create", "update", "upsert", "delete"], dict[str, Any], dict[str, Any]]
 P = ParamSpec("P")
@@ -82,6 +90,8 @@ def translated(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 raise StoreUnavailableError(
                     f"Table Storage unavailable: {exc.status_code}"
                 ) from exc
+            if exc.status_code in REJECTED_STATUS:
+                raise StoreRejectedError(f"Table Storage refused it: {exc.status_code}") from exc
             raise
 
     return wrapper

@@ -7,25 +7,14 @@ cut to a bounded length, and bodies are cut below a string property's 64 KiB.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from shared.records import key_safe
+from shared.records import bounded_key
 from shared.tables.gateway import TableGateway
 
 POISON, ORPHAN_REPORTS = "poisonEvents", "orphanReports"
-MAX_KEY = 200  # Table Storage allows 1 KiB keys; a percent-encoded id can grow threefold
 MAX_BODY = 30000  # a string property holds 64 KiB (32K UTF-16 characters)
-
-
-def bounded_key(text: str) -> str:
-    """A key-safe form of any text; long ones keep a prefix and a hash of the whole."""
-    safe = key_safe(text or "no-id")
-    if len(safe) <= MAX_KEY:
-        return safe
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{safe[: MAX_KEY - 33]}~{digest}"
 
 
 class ParkedEvents:
