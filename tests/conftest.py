@@ -93,6 +93,8 @@ async def app_env(
         "TABLES_CONNECTION_STRING": tables_connection_string,
         "SMS_TABLE_PREFIX": table_prefix,
         "SMS_DEFAULT_REGION": "US",
+        # The toll-free pool reaches US, CA and PR; the analytics stories also text the UK.
+        "SMS_ALLOWED_COUNTRIES": "US,CA,PR,GB",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
