@@ -55,6 +55,19 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def list_calls(request: web.Request) -> web.Response:
+    return plain_json({"value": [r.to_json() for r in request.app[SANDBOX].calls]})
+
+
+async def clear_calls(request: web.Request) -> web.Response:
+    request.app[SANDBOX].calls.clear()
+    return web.Response(status=204)
+
+
+async def list_optouts(request: web.Request) -> web.Response:
+    return plain_json({"value": request.app[SANDBOX].optouts.to_json()})
+
+
 async def list_faults(request: web.Request) -> web.Response:
     return plain_json({"value": request.app[SANDBOX].faults.to_json()})
 
@@ -122,6 +135,9 @@ def add_routes(app: web.Application) -> None:
     router.add_delete("/sandbox/messages", clear_messages)
     router.add_get("/sandbox/requests", list_requests)
     router.add_delete("/sandbox/requests", clear_requests)
+    router.add_get("/sandbox/calls", list_calls)
+    router.add_delete("/sandbox/calls", clear_calls)
+    router.add_get("/sandbox/optouts", list_optouts)
     router.add_get("/sandbox/faults", list_faults)
     router.add_post("/sandbox/faults", add_fault)
     router.add_delete("/sandbox/faults", clear_faults)

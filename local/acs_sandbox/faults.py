@@ -1,4 +1,8 @@
-"""Injected failures for the next `POST /sms` requests, consumed in FIFO order."""
+"""Injected failures for the next ACS requests of one route, consumed in FIFO order.
+
+A fault names its route: `sms` (`POST /sms`, the default), `optouts` (`POST /sms/optouts:…`)
+or `deliveryReports` (`GET /deliveryReports/{id}`); requests to other routes pass it by.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any, Literal
 
 FaultKind = Literal["status", "drop-response", "delay"]
 _KINDS: tuple[FaultKind, ...] = ("status", "drop-response", "delay")
+Route = Literal["sms", "optouts", "deliveryReports"]
+ROUTES: tuple[Route, ...] = ("sms", "optouts", "deliveryReports")
 
 
 @dataclass
@@ -16,6 +22,7 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     seconds: float = 0.0
+    route: Route = "sms"
 
     @classmethod
     def from_json(cls, data: object) -> Fault:
@@ -25,7 +32,10 @@ class Fault:
         kind = data.get("kind")
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {', '.join(_KINDS)}")
-        unknown = set(data) - {"kind", "times", "status", "retryAfter", "seconds"}
+        route = data.get("route", "sms")
+        if route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}")
+        unknown = set(data) - {"kind", "times", "status", "retryAfter", "seconds", "route"}
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
         times = _number(data, "times", 1)
@@ -42,10 +52,10 @@ class Fault:
             retry_after = _number(data, "retryAfter", 0)
             if retry_after < 0:
                 raise ValueError("retryAfter must be >= 0 or null")
-        return cls(kind, int(times), int(status), retry_after, seconds)
+        return cls(kind, int(times), int(status), retry_after, seconds, route)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": self.kind, "times": self.times}
+        data: dict[str, Any] = {"kind": self.kind, "times": self.times, "route": self.route}
         if self.kind == "status":
             data |= {"status": self.status, "retryAfter": self.retry_after}
         elif self.kind == "delay":
@@ -67,15 +77,16 @@ class FaultQueue:
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
 
-    def take(self) -> Fault | None:
-        """The fault for this request, if any; each fault applies to its next `times` requests."""
-        if not self._faults:
-            return None
-        fault = self._faults[0]
-        fault.times -= 1
-        if fault.times == 0:
-            self._faults.pop(0)
-        return fault
+    def take(self, route: Route = "sms") -> Fault | None:
+        """The fault for this request, if any: the oldest one queued for its route, which
+        applies to that route's next `times` requests."""
+        for index, fault in enumerate(self._faults):
+            if fault.route == route:
+                fault.times -= 1
+                if fault.times == 0:
+                    del self._faults[index]
+                return fault
+        return None
 
     def to_json(self) -> list[dict[str, Any]]:
         return [f.to_json() for f in self._faults]

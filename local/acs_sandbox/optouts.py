@@ -60,6 +60,19 @@ class OptOutBook:
         pair = (sender, recipient)
         return pair in self._carrier_blocks or pair in self._opted_out
 
+    def to_json(self) -> list[dict[str, object]]:
+        """Every blocked pair: on ACS's opt-out list, blocked by the carrier, or both."""
+        pairs = sorted(self._opted_out | self._carrier_blocks)
+        return [
+            {
+                "from": sender,
+                "to": recipient,
+                "optedOut": (sender, recipient) in self._opted_out,
+                "carrierBlocked": (sender, recipient) in self._carrier_blocks,
+            }
+            for sender, recipient in pairs
+        ]
+
     def clear(self) -> None:
         self._carrier_blocks.clear()
         self._opted_out.clear()

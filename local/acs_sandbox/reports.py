@@ -12,6 +12,12 @@ recipient          outcome
 blocked pair       `Failed`, "Sender blocked for given recipient." (carrier STOP or opt-out list)
 any other number   `Delivered`, "No error."
 =================  =========================================================================
+
+A send with `smsSendOptions.deliveryReportTimeoutInSeconds` (api-version 2024-12-10-preview and
+later) gets a report after that long (time-scaled) even when the carrier never sends one: "After
+this time a delivery report with timeout error code is generated" (spec). Which code is not
+documented; the sandbox writes `Failed`, "5002: Message Delivery Timeout", the code and text a
+Microsoft Q&A answer (2026-01) shows for a carrier that sends no delivery reports.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ SIMULATOR_NUMBERS = {
 DELIVERED_DETAILS = "No error."
 # ACS SMS FAQ: what a report says after the recipient texted STOP to a toll-free number.
 BLOCKED_DETAILS = "Sender blocked for given recipient."
+TIMEOUT_DETAILS = "5002: Message Delivery Timeout"
 # ACS SMS error codes (troubleshooting-info): the code is prefixed to the details text.
 _FAILURES = {
     NONEXISTENT_NUMBER: "4004: Destination number doesn't exist",
@@ -47,6 +54,9 @@ class Fate:
 
     delivered: bool
     details: str | None
+
+
+TIMED_OUT = Fate(False, TIMEOUT_DETAILS)
 
 
 def fate_of(to: str, *, blocked: bool) -> Fate:

@@ -16,7 +16,7 @@ from typing import Any
 from .events import delivery_report_event
 from .phones import is_e164
 from .repeatability import Fingerprint, Verdict
-from .reports import DeliveryReport, Fate, fate_of
+from .reports import TIMED_OUT, DeliveryReport, Fate, fate_of
 from .segments import count_segments
 from .state import OutgoingMessage, Sandbox
 from .timefmt import compact_stamp
@@ -128,18 +128,23 @@ def _accept(
     sandbox.sent[message_id] = message
     if fate.delivered:
         sandbox.inbox.append(message)
-    if fate.details is not None:
+    config = sandbox.config
+    delay = config.report_delay_seconds if fate.details is not None else None
+    timeout = request.report_timeout_seconds
+    if timeout is not None and (delay is None or timeout < delay):
+        fate, delay = TIMED_OUT, float(timeout)  # ACS gives up waiting for the carrier
+    if delay is not None:
         sandbox.background.spawn(
-            _report_later(sandbox, message, fate, request.enable_delivery_report)
+            _report_later(sandbox, message, fate, request.enable_delivery_report, delay)
         )
 
 
 async def _report_later(
-    sandbox: Sandbox, message: OutgoingMessage, fate: Fate, publish: bool
+    sandbox: Sandbox, message: OutgoingMessage, fate: Fate, publish: bool, delay: float
 ) -> None:
-    """After `reportDelaySeconds` the report exists (pull API) and, if asked for, is pushed."""
-    config = sandbox.config
-    await asyncio.sleep(config.real_seconds(config.report_delay_seconds))
+    """After `delay` simulated seconds the report exists (pull API) and, if asked for, is
+    pushed."""
+    await asyncio.sleep(sandbox.config.real_seconds(delay))
     now = datetime.now(UTC)
     report = DeliveryReport(
         message_id=message.message_id,

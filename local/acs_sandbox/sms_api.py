@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from .auth import AuthError, verify_request
-from .faults import Fault
+from .faults import Fault, Route
 from .phones import is_e164, mask
 from .responses import acs_json, api_version_error, error_body, problem_body, retry_after_value
 from .sending import Throttled, send
@@ -90,7 +90,7 @@ def _send_response(request: web.Request, sandbox: Sandbox, body: bytes) -> web.R
     if rejected is not None:
         return rejected
     try:
-        send_request = parse_send_request(body)
+        send_request = parse_send_request(body, request.query["api-version"])
     except InvalidRequest as exc:
         return acs_json(request, 400, exc.body, versions=SMS_VERSIONS)
     config = sandbox.config
@@ -111,27 +111,86 @@ def _send_response(request: web.Request, sandbox: Sandbox, body: bytes) -> web.R
     return acs_json(request, 202, {"value": items}, versions=SMS_VERSIONS)
 
 
-def _fault_response(request: web.Request, fault: Fault) -> web.Response:
+def _opt_out_response(
+    request: web.Request, sandbox: Sandbox, body: bytes, action: str
+) -> web.Response:
+    rejected = api_version_error(request, OPT_OUT_VERSIONS) or _authenticate(
+        request, sandbox, body, OPT_OUT_VERSIONS
+    )
+    if rejected is not None:
+        return rejected
+    try:
+        opt_out = parse_opt_out_request(body, request.query["api-version"])
+    except InvalidRequest as exc:
+        return acs_json(request, 400, exc.body, versions=OPT_OUT_VERSIONS)
+    if opt_out.sender not in sandbox.config.senders:
+        return _not_owned(request, opt_out.sender, OPT_OUT_VERSIONS)
+    items = []
+    for to in opt_out.recipients:
+        if not is_e164(to):
+            # Spec examples: a bad number fails its own item only, the others are applied.
+            items.append(
+                {
+                    "to": to,
+                    "httpStatusCode": 400,
+                    "errorMessage": "Invalid recipient phone number format",
+                }
+            )
+            continue
+        if action == "add":
+            sandbox.optouts.add(opt_out.sender, to)
+        elif action == "remove":
+            sandbox.optouts.remove(opt_out.sender, to)
+        item: dict[str, object] = {"to": to}
+        if action == "check":
+            item["isOptedOut"] = sandbox.optouts.is_opted_out(opt_out.sender, to)
+        item["httpStatusCode"] = 200
+        items.append(item)
+    return acs_json(request, 200, {"value": items}, versions=OPT_OUT_VERSIONS)
+
+
+def _report_response(request: web.Request, sandbox: Sandbox, body: bytes) -> web.Response:
+    rejected = api_version_error(request, REPORT_VERSIONS) or _authenticate(
+        request, sandbox, body, REPORT_VERSIONS
+    )
+    if rejected is not None:
+        return rejected
+    report = sandbox.reports.get(request.match_info["message_id"])
+    if report is None:
+        # Spec: 404 `ErrorResponse`, problem details without `errors`.
+        return acs_json(request, 404, problem_body(404, "Not Found"), versions=REPORT_VERSIONS)
+    return acs_json(request, 200, report.to_json(), versions=REPORT_VERSIONS)
+
+
+def _fault_response(request: web.Request, fault: Fault, versions: tuple[str, ...]) -> web.Response:
     code = _FAULT_CODES.get(fault.status, "Error")
     headers = (
         {} if fault.retry_after is None else {"Retry-After": retry_after_value(fault.retry_after)}
     )
     body = error_body(code, "Injected by the ACS sandbox (POST /sandbox/faults).")
-    return acs_json(request, fault.status, body, versions=SMS_VERSIONS, headers=headers)
+    return acs_json(request, fault.status, body, versions=versions, headers=headers)
 
 
-async def post_sms(request: web.Request) -> web.StreamResponse:
+Answer = Callable[[web.Request, Sandbox, bytes], web.Response]
+
+
+async def _serve(
+    request: web.Request, route: Route, versions: tuple[str, ...], answer: Answer
+) -> web.StreamResponse:
+    """Records the call, applies a queued fault for its route, and answers."""
     sandbox = request.app[SANDBOX]
     body = await request.read()
     record = RequestRecord.parse(request.method, request.raw_path, body)
-    sandbox.requests.append(record)
+    sandbox.calls.append(record)
+    if route == "sms":
+        sandbox.requests.append(record)
     if record.sender:
         request[LOG_DETAIL] = f"from={mask(record.sender)} recipients={len(record.recipients)}"
-    fault = sandbox.faults.take()
+    fault = sandbox.faults.take(route)
     if fault is not None and fault.kind == "status":
-        response = _fault_response(request, fault)  # the service failed before doing anything
+        response = _fault_response(request, fault, versions)  # failed before doing anything
     else:
-        response = _send_response(request, sandbox, body)
+        response = answer(request, sandbox, body)
     record.status = response.status
     if fault is not None and fault.kind == "drop-response":
         # ACS acted, then the answer was lost: the client sees the connection close.
@@ -144,60 +203,25 @@ async def post_sms(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def post_sms(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "sms", SMS_VERSIONS, _send_response)
+
+
 def opt_out_handler(action: str) -> Handler:
     """`POST /sms/optouts:<action>`, backed by the sandbox's opt-out list."""
 
+    def answer(request: web.Request, sandbox: Sandbox, body: bytes) -> web.Response:
+        return _opt_out_response(request, sandbox, body, action)
+
     async def handle(request: web.Request) -> web.StreamResponse:
-        sandbox = request.app[SANDBOX]
-        body = await request.read()
-        rejected = api_version_error(request, OPT_OUT_VERSIONS) or _authenticate(
-            request, sandbox, body, OPT_OUT_VERSIONS
-        )
-        if rejected is not None:
-            return rejected
-        try:
-            opt_out = parse_opt_out_request(body)
-        except InvalidRequest as exc:
-            return acs_json(request, 400, exc.body, versions=OPT_OUT_VERSIONS)
-        if opt_out.sender not in sandbox.config.senders:
-            return _not_owned(request, opt_out.sender, OPT_OUT_VERSIONS)
-        items = []
-        for to in opt_out.recipients:
-            if not is_e164(to):
-                items.append(
-                    {
-                        "to": to,
-                        "httpStatusCode": 400,
-                        "errorMessage": "Invalid recipient phone number format",
-                    }
-                )
-                continue
-            if action == "add":
-                sandbox.optouts.add(opt_out.sender, to)
-            elif action == "remove":
-                sandbox.optouts.remove(opt_out.sender, to)
-            item: dict[str, object] = {"to": to}
-            if action == "check":
-                item["isOptedOut"] = sandbox.optouts.is_opted_out(opt_out.sender, to)
-            item["httpStatusCode"] = 200
-            items.append(item)
-        return acs_json(request, 200, {"value": items}, versions=OPT_OUT_VERSIONS)
+        return await _serve(request, "optouts", OPT_OUT_VERSIONS, answer)
 
     return handle
 
 
 async def get_delivery_report(request: web.Request) -> web.StreamResponse:
-    """`GET /deliveryReports/{outgoingMessageId}` (api-version 2026-01-23)."""
-    sandbox = request.app[SANDBOX]
-    rejected = api_version_error(request, REPORT_VERSIONS) or _authenticate(
-        request, sandbox, await request.read(), REPORT_VERSIONS
-    )
-    if rejected is not None:
-        return rejected
-    report = sandbox.reports.get(request.match_info["message_id"])
-    if report is None:
-        return acs_json(request, 404, problem_body(404, "Not Found"), versions=REPORT_VERSIONS)
-    return acs_json(request, 200, report.to_json(), versions=REPORT_VERSIONS)
+    """`GET /deliveryReports/{outgoingMessageId}` (api-version 2025-08-01-preview, 2026-01-23)."""
+    return await _serve(request, "deliveryReports", REPORT_VERSIONS, _report_response)
 
 
 def add_routes(app: web.Application) -> None:

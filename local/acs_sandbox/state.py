@@ -48,7 +48,10 @@ class OutgoingMessage:
 
 @dataclass
 class RequestRecord:
-    """One `POST /sms` as it arrived, whatever the answer, so tests can count ACS calls."""
+    """One ACS request as it arrived, whatever the answer, so tests can count ACS calls.
+
+    `recipients` are a send's `smsRecipients[].to` or an opt-out call's `recipients[].to`.
+    """
 
     method: str
     path: str
@@ -67,7 +70,7 @@ class RequestRecord:
         except ValueError:
             data = None
         fields = data if isinstance(data, dict) else {}
-        recipients = fields.get("smsRecipients")
+        recipients = fields.get("smsRecipients", fields.get("recipients"))
         items = (
             [r for r in recipients if isinstance(r, dict)] if isinstance(recipients, list) else []
         )
@@ -108,7 +111,8 @@ class Sandbox:
     inbox: list[OutgoingMessage] = field(init=False, default_factory=list)
     sent: dict[str, OutgoingMessage] = field(init=False, default_factory=dict)
     reports: dict[str, DeliveryReport] = field(init=False, default_factory=dict)
-    requests: list[RequestRecord] = field(init=False, default_factory=list)
+    requests: list[RequestRecord] = field(init=False, default_factory=list)  # POST /sms
+    calls: list[RequestRecord] = field(init=False, default_factory=list)  # every ACS route
     faults: FaultQueue = field(init=False, default_factory=FaultQueue)
     repeatability: RepeatabilityStore = field(init=False, default_factory=RepeatabilityStore)
     rate: RateLimiter = field(init=False, default_factory=RateLimiter)
@@ -122,7 +126,7 @@ class Sandbox:
         """Back to the start-up state; pending reports and event deliveries are cancelled."""
         await self.background.cancel_all()
         self.dispatcher.clear()
-        for store in (self.inbox, self.sent, self.reports, self.requests):
+        for store in (self.inbox, self.sent, self.reports, self.requests, self.calls):
             store.clear()
         for component in (self.faults, self.repeatability, self.rate, self.optouts):
             component.clear()

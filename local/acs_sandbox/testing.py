@@ -96,16 +96,19 @@ class SignedClient:
         tag: str | None = None,
         delivery_report: bool = True,
         api_version: str = "2021-03-07",
+        options: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        """`POST /sms`; plain numbers get fresh repeatability fields, dicts are sent as given."""
-        options: dict[str, Any] = {"enableDeliveryReport": delivery_report}
+        """`POST /sms`; plain numbers get fresh repeatability fields, dicts are sent as given;
+        `options` are added to `smsSendOptions`."""
+        send_options: dict[str, Any] = {"enableDeliveryReport": delivery_report}
         if tag is not None:
-            options["tag"] = tag
+            send_options["tag"] = tag
+        send_options |= options or {}
         payload = {
             "from": sender,
             "smsRecipients": [recipient(r) if isinstance(r, str) else r for r in recipients],
             "message": message,
-            "smsSendOptions": options,
+            "smsSendOptions": send_options,
         }
         return await self.post_json(f"/sms?api-version={api_version}", payload)
 
