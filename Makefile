@@ -16,7 +16,7 @@ help:
 	@echo "make demo    against a running stack: bulk send, reports, STOP, the thread"
 	@echo "make test    lint, type-check and run every test (starts and stops what it needs)"
 	@echo "make bench   throughput, requests per operation, cold start and memory"
-	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072"
+	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072 (HTTPS on 7073)"
 	@echo "make clean   remove the virtualenv, node_modules and local data"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -52,7 +52,8 @@ bench: deps
 	$(PY) -m bench
 
 sandbox: $(VENV)/.installed
-	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072}
+	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072} \
+		--https-port $${ACS_SANDBOX_HTTPS_PORT:-7073}
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .artifacts .mypy_cache .pytest_cache .ruff_cache

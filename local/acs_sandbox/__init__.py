@@ -27,7 +27,13 @@ __all__ = [
 
 
 def connection_string(
-    port: int = DEFAULT_PORT, host: str = "127.0.0.1", key: str = DEV_ACCESS_KEY
+    port: int = DEFAULT_PORT,
+    host: str = "127.0.0.1",
+    key: str = DEV_ACCESS_KEY,
+    *,
+    https: bool = False,
 ) -> str:
-    """The ACS connection string for a sandbox (`endpoint=http://…/;accesskey=…`)."""
-    return f"endpoint=http://{host}:{port}/;accesskey={key}"
+    """The ACS connection string for a sandbox (`endpoint=http[s]://…/;accesskey=…`); for
+    `https=True`, `port` is the sandbox's HTTPS port."""
+    scheme = "https" if https else "http"
+    return f"endpoint={scheme}://{host}:{port}/;accesskey={key}"

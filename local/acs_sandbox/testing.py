@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiohttp import web
@@ -24,12 +24,18 @@ from .auth import sign_headers
 from .config import DEV_ACCESS_KEY, SandboxConfig
 from .timefmt import format_rfc1123
 
+if TYPE_CHECKING:
+    from .tls import TlsFiles
+
 
 @asynccontextmanager
-async def serve(config: SandboxConfig | None = None) -> AsyncIterator[str]:
-    """A sandbox on a free loopback port for the duration of the block; yields its base URL."""
+async def serve(
+    config: SandboxConfig | None = None, *, tls: TlsFiles | None = None
+) -> AsyncIterator[str]:
+    """A sandbox on a free loopback port for the duration of the block; yields its base URL
+    (`https://…` when given certificate files, see `tls.ensure_certificate`)."""
     server = TestServer(create_app(config), host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(ssl=None if tls is None else tls.server_context())
     try:
         yield str(server.make_url("")).rstrip("/")
     finally:
