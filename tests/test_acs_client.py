@@ -1,5 +1,7 @@
-"""The ACS client: our signature judged by the sandbox's independent verifier, and the retry
-rules, whose waits are recorded through the injectable sleep instead of slept."""
+"""The ACS client's pure parts: our signature judged by the sandbox's independent verifier, the
+retry rules (waits recorded through the injectable sleep instead of slept), request bodies,
+the report-timeout range, error bodies and delivery reports. `test_acs_client_sandbox.py` runs
+every operation against the sandbox over real HTTP."""
 
 from __future__ import annotations
 
@@ -14,12 +16,23 @@ from local.acs_sandbox.auth import AuthError, verify_request
 from shared.acs_auth import sign_request
 from shared.acs_client import (
     AcsAuthenticationError,
+    AcsError,
+    AcsRequestError,
     AcsSmsClient,
     AcsThrottledError,
     AcsTimeoutError,
     AcsUnavailableError,
+    DeliveryAttempt,
+    DeliveryReportInfo,
+    OptOutResult,
     OutgoingSms,
+    _error_from_response,
+    build_opt_out_body,
     build_send_body,
+    check_delivery_report_timeout,
+    delivery_report_timeout_seconds,
+    opted_out,
+    parse_delivery_report,
     parse_retry_after,
 )
 from tests.test_acs_auth import BODY, DATE, KEY
@@ -248,3 +261,177 @@ async def test_no_retry_when_opt_outs_cannot_be_read_again() -> None:
         )
     assert len(script.bodies) == 1  # not sent again unchecked
     assert isinstance(outcome.error, AcsUnavailableError) and outcome.error.ambiguous
+
+
+def test_body_carries_the_report_timeout_when_given() -> None:
+    body = build_send_body(
+        sender="+18005550100",
+        recipients=recipients(1),
+        message="hi",
+        enable_delivery_report=True,
+        tag=None,
+        delivery_report_timeout=300,
+    )
+    assert json.loads(body)["smsSendOptions"] == {
+        "enableDeliveryReport": True,
+        "deliveryReportTimeoutInSeconds": 300,
+    }
+
+
+@pytest.mark.parametrize(
+    ("minutes", "seconds"),
+    [(0, 60), (1, 60), (2, 120), (30, 1800), (720, 43_200), (721, 43_200), (1440, 43_200)],
+)
+def test_report_timeout_setting_maps_into_acs_range(minutes: int, seconds: int) -> None:
+    assert delivery_report_timeout_seconds(minutes) == seconds
+    check_delivery_report_timeout(delivery_report_timeout_seconds(minutes))
+
+
+@pytest.mark.parametrize("value", [59, 43_201, 0, -60, 60.0, True, "60"])
+def test_report_timeout_outside_acs_range_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="delivery_report_timeout"):
+        check_delivery_report_timeout(value)  # type: ignore[arg-type]
+
+
+async def test_bad_report_timeout_sends_nothing() -> None:
+    script = Script()
+    async with script.client() as client:
+        with pytest.raises(ValueError):
+            await client.send(
+                sender="+18005550100",
+                recipients=recipients(150),
+                message="hi",
+                delivery_report_timeout=30,
+            )
+    assert script.bodies == []
+
+
+def error_of(status: int, body: object, headers: dict[str, str] | None = None) -> AcsError:
+    return _error_from_response(httpx.Response(status, json=body, headers=headers))
+
+
+def test_problem_details_become_typed_errors() -> None:
+    validation = error_of(
+        400,
+        {
+            "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+            "title": "One or more validation errors occurred.",
+            "status": 400,
+            "errors": {
+                "Message": ["The field Message must be a string with a maximum length of 2048."]
+            },
+            "traceId": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        },
+    )
+    assert isinstance(validation, AcsRequestError)
+    assert validation.status_code == 400
+    assert validation.code == "Request"
+    assert validation.errors == {
+        "Message": ["The field Message must be a string with a maximum length of 2048."]
+    }
+    assert validation.trace_id == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    assert validation.message == (
+        "ACS answered 400: One or more validation errors occurred. "
+        "Message: The field Message must be a string with a maximum length of 2048."
+    )
+    not_found = error_of(404, {"type": "x", "title": "Not Found", "status": 404, "traceId": "t"})
+    assert isinstance(not_found, AcsRequestError)
+    assert (not_found.message, not_found.errors) == ("ACS answered 404: Not Found", {})
+
+
+def test_other_error_bodies_still_read() -> None:
+    model_state = error_of(400, {"From": ["Invalid From phone number format"]})
+    assert model_state.errors == {"From": ["Invalid From phone number format"]}
+    assert model_state.message == "ACS answered 400: From: Invalid From phone number format"
+    standard = error_of(
+        400, {"error": {"code": "InvalidApiVersion", "message": "no", "innerError": None}}
+    )
+    assert (standard.code, standard.message) == ("InvalidApiVersion", "ACS answered 400: no")
+    denied = error_of(401, {"error": {"code": "Denied", "message": "bad signature"}})
+    assert isinstance(denied, AcsAuthenticationError) and denied.code == "Denied"
+    busy = error_of(503, {"error": {"code": "ServiceUnavailable", "message": ""}})
+    assert isinstance(busy, AcsUnavailableError) and busy.code == "ServiceUnavailable"
+    throttled = error_of(429, {"title": "Too Many Requests"}, {"Retry-After": "4"})
+    assert isinstance(throttled, AcsThrottledError) and throttled.retry_after == 4
+    text = _error_from_response(httpx.Response(502, text="<html>bad gateway</html>"))
+    assert isinstance(text, AcsUnavailableError) and "bad gateway" in text.message
+
+
+# The 2026-01-23 spec's DeliveryReportGet.json example, 200 body.
+SPEC_REPORT = {
+    "deliveryStatus": "Delivered",
+    "deliveryStatusDetails": "2000: No Error",
+    "deliveryAttempts": [
+        {"timestamp": "2025-08-12T14:40:00Z", "segmentsSucceeded": 2, "segmentsFailed": 0},
+        {"timestamp": "2025-08-12T14:35:00Z", "segmentsSucceeded": 1, "segmentsFailed": 1},
+    ],
+    "receivedTimestamp": "2025-08-12T14:40:00Z",
+    "tag": "customer-tag",
+    "messageId": "abc123-message-id",
+    "from": "+1234567890",
+    "to": "+0987654321",
+}
+
+
+def test_delivery_report_of_the_spec_example() -> None:
+    report = parse_delivery_report(SPEC_REPORT)
+    at = datetime(2025, 8, 12, 14, 40, tzinfo=UTC)
+    assert report == DeliveryReportInfo(
+        message_id="abc123-message-id",
+        sender="+1234567890",
+        to="+0987654321",
+        status="Delivered",
+        details="2000: No Error",
+        attempts=(
+            DeliveryAttempt(at, 2, 0),
+            DeliveryAttempt(at - timedelta(minutes=5), 1, 1),
+        ),
+        received_at=at,
+        tag="customer-tag",
+    )
+    assert report.delivered
+
+
+def test_delivery_report_with_only_the_required_fields_and_seven_digits() -> None:
+    report = parse_delivery_report(
+        {
+            "deliveryStatus": "Failed",
+            "messageId": "m",
+            "from": "+18005550100",
+            "to": "+14255550123",
+            "receivedTimestamp": "2026-01-23T10:00:00.1234567Z",
+            "messagingConnectPartnerMessageId": "p-1",
+        }
+    )
+    assert (report.status, report.details, report.attempts, report.tag) == (
+        "Failed",
+        None,
+        (),
+        None,
+    )
+    assert report.received_at == datetime(2026, 1, 23, 10, 0, 0, 123456, tzinfo=UTC)
+    assert report.partner_message_id == "p-1"
+    assert not report.delivered
+    broken_bodies: list[object] = [
+        {**SPEC_REPORT, "deliveryStatus": None},
+        {"messageId": "m"},
+        [],
+        {**SPEC_REPORT, "receivedTimestamp": "yesterday"},
+        {**SPEC_REPORT, "deliveryAttempts": [{"timestamp": "2025-08-12T14:40:00Z"}]},
+    ]
+    for broken in broken_bodies:
+        with pytest.raises((ValueError, KeyError, TypeError)):
+            parse_delivery_report(broken)
+
+
+def test_opted_out_keeps_only_answered_numbers() -> None:
+    answers = [
+        OptOutResult("+14255550123", 200, True),
+        OptOutResult("+14255550124", 200, False),
+        OptOutResult("+123", 400, None, "Invalid recipient phone number format"),
+        OptOutResult("+14255550125", 500, None, "Internal Server Error"),
+    ]
+    assert opted_out(answers) == {"+14255550123": True, "+14255550124": False}
+    assert [a.successful for a in answers] == [True, True, False, False]
+    body = json.loads(build_opt_out_body(sender="+18005550100", recipients=["+1", "+2"]))
+    assert body == {"from": "+18005550100", "recipients": [{"to": "+1"}, {"to": "+2"}]}
