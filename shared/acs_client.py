@@ -5,10 +5,11 @@ repeatability ids per call (so an application retry can text twice), and retries
 the service sends Retry-After. This client splits, reuses the caller's repeatability ids on every
 retry, and reports each failure as a type the caller can act on.
 
-Operations (all keyword-only; one `AcsSmsClient` per process):
+Operations (options keyword-only; one `AcsSmsClient` per process):
 
     await acs.send(sender=..., recipients=[OutgoingSms, ...], message=...,
-                   enable_delivery_report=True, tag=None, delivery_report_timeout=None)
+                   enable_delivery_report=True, tag=None, delivery_report_timeout=None,
+                   before_retry=None)
         -> list[ChunkOutcome]                      POST /sms, requests of <= 100 recipients
     await acs.get_delivery_report(message_id)
         -> DeliveryReportInfo | None               GET /deliveryReports/{id}; None on 404
@@ -25,6 +26,15 @@ long without a carrier report ACS produces a report with a timeout error code it
 `delivery_report_timeout_seconds(settings.report_timeout_minutes)` maps the app's
 `SMS_REPORT_TIMEOUT_MINUTES` into that range.
 
+Meant uses: before an accepted message is given up as `unknown`,
+`get_delivery_report(message_id)` says what ACS knows (a report settles it; None: ACS has
+none). ACS's opt-out list is per sender number: mirror an opt-out with
+`add_opt_outs(sender=number, recipients=[to])` for each number it covers (the whole pool for a
+pool-wide one), lift it with `remove_opt_outs`, and ask `is_opted_out` where the app's own
+records cannot answer. Opt-out calls raise only when a whole request fails; a number ACS could
+not act on comes back as an unsuccessful `OptOutResult` (400: ACS cannot read the number;
+5xx: worth trying again later).
+
 Retries: every call is retried on 408, 429 and 5xx and on connection errors, at most
 `max_attempts` times, waiting Retry-After (up to `max_retry_after`) or a jittered exponential
 backoff. That is safe for each of them: a send carries the caller's repeatability ids (ACS
@@ -38,7 +48,8 @@ Errors (all `AcsError`; `ambiguous` says ACS may have acted although we got no a
     AcsRequestError         other 4xx: the request itself is wrong; retrying will not help
     AcsThrottledError       429 after retries, or a Retry-After longer than we wait; `retry_after`
     AcsUnavailableError     5xx or no connection after retries, or an answer we cannot read
-    AcsTimeoutError         the request left but no answer came back (ambiguous)
+    AcsTimeoutError         the request left but no answer came back (ambiguous for a send;
+                            a report read or an opt-out call can simply be made again)
 Each carries `status_code`, `code` (ACS's `error.code` where it sent one) and, from RFC 9110
 problem details or ASP.NET validation bodies, `errors` (field -> messages) and `trace_id`.
 """
