@@ -22,7 +22,9 @@ from azure.core.pipeline.transport import (
     RequestsTransport,
 )
 
-from shared.acs_client import AcsSmsClient
+from shared.acs_client import (
+    AcsSmsClient,
+)
 from shared.config import AcsConnection
 from shared.storage import Storage
 

@@ -18,7 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shared.acs_client import AcsSmsClient, OutgoingSms
+from shared.acs_client import (
+    AcsSmsClient,
+)
+from shared.acs_messages import (
+    OutgoingSms,
+)
 from shared.clock import utcnow
 from shared.conflicts import save_reapplying
 from shared.errors import StoreUnavailableError

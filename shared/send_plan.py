@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from shared.acs_auth import rfc1123_now
-from shared.acs_client import (
+from shared.acs_errors import (
     AcsError,
     AcsThrottledError,
     AcsTimeoutError,
     AcsUnavailableError,
+)
+from shared.acs_messages import (
     ChunkOutcome,
     OutgoingSms,
     SmsSendResult,

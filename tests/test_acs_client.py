@@ -14,26 +14,28 @@ import pytest
 
 from local.acs_sandbox.auth import AuthError, verify_request
 from shared.acs_auth import sign_request
-from shared.acs_client import (
+from shared.acs_client import AcsSmsClient
+from shared.acs_errors import (
     AcsAuthenticationError,
     AcsError,
     AcsRequestError,
-    AcsSmsClient,
     AcsThrottledError,
     AcsTimeoutError,
     AcsUnavailableError,
+    error_from_response,
+    parse_retry_after,
+)
+from shared.acs_messages import (
     DeliveryAttempt,
     DeliveryReportInfo,
     OptOutResult,
     OutgoingSms,
-    _error_from_response,
     build_opt_out_body,
     build_send_body,
     check_delivery_report_timeout,
     delivery_report_timeout_seconds,
     opted_out,
     parse_delivery_report,
-    parse_retry_after,
 )
 from tests.test_acs_auth import BODY, DATE, KEY
 
@@ -307,7 +309,7 @@ async def test_bad_report_timeout_sends_nothing() -> None:
 
 
 def error_of(status: int, body: object, headers: dict[str, str] | None = None) -> AcsError:
-    return _error_from_response(httpx.Response(status, json=body, headers=headers))
+    return error_from_response(httpx.Response(status, json=body, headers=headers))
 
 
 def test_problem_details_become_typed_errors() -> None:
@@ -353,7 +355,7 @@ def test_other_error_bodies_still_read() -> None:
     assert isinstance(busy, AcsUnavailableError) and busy.code == "ServiceUnavailable"
     throttled = error_of(429, {"title": "Too Many Requests"}, {"Retry-After": "4"})
     assert isinstance(throttled, AcsThrottledError) and throttled.retry_after == 4
-    text = _error_from_response(httpx.Response(502, text="<html>bad gateway</html>"))
+    text = error_from_response(httpx.Response(502, text="<html>bad gateway</html>"))
     assert isinstance(text, AcsUnavailableError) and "bad gateway" in text.message
 
 

@@ -25,11 +25,15 @@ from local.acs_sandbox.tls import ensure_certificate
 from shared.acs_auth import rfc1123_now
 from shared.acs_client import (
     API_VERSION,
+    AcsSmsClient,
+)
+from shared.acs_errors import (
     AcsAuthenticationError,
     AcsRequestError,
-    AcsSmsClient,
     AcsThrottledError,
     AcsUnavailableError,
+)
+from shared.acs_messages import (
     DeliveryReportInfo,
     OutgoingSms,
     opted_out,

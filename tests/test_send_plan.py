@@ -1,9 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
-from shared.acs_client import (
+from shared.acs_errors import (
     AcsAuthenticationError,
     AcsThrottledError,
     AcsTimeoutError,
+)
+from shared.acs_messages import (
     ChunkOutcome,
     SmsSendResult,
 )
