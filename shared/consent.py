@@ -13,9 +13,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.acs_client import AcsSmsClient
+from shared.acs_errors import AcsError
 from shared.cancel import canceled, why_not_cancelable
 from shared.clock import utcnow
 from shared.conflicts import leave_alone, save_reapplying
+from shared.errors import DependencyUnavailableError
 from shared.ledger import ConsentAction, ConsentEntry
 from shared.phone import mask
 from shared.records import MessageRecord
@@ -80,12 +83,16 @@ class ConsentChange:
 
 
 class ConsentService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, acs: AcsSmsClient, *, pool: tuple[str, ...]) -> None:
         self._storage = storage
+        self._acs = acs
+        self._pool = pool
 
-    async def record(self, change: ConsentChange) -> list[MessageRecord]:
-        """Write the change and its evidence; an opt-out then cancels what waits for them.
-        Every write is keyed by the change, so a repeat rewrites the same rows."""
+    async def record(self, change: ConsentChange, *, mirror: bool = True) -> list[MessageRecord]:
+        """Write the change and its evidence, mirror it to ACS's opt-out list (unless the
+        caller does that itself, after the one confirmation text an opt-out may get); an
+        opt-out then cancels what waits for them. Every write is keyed by the change, so a
+        repeat rewrites the same rows."""
         writes: list[Awaitable[None]] = [self._storage.consent.add(change.ledger_entry())]
         writes.append(self._storage.usage.record(change.usage()))
         for scope in change.scopes:
@@ -98,6 +105,8 @@ class ConsentService:
             elif change.action == "optIn":
                 writes.append(self._storage.opt_outs.remove(change.recipient, scope=scope))
         await asyncio.gather(*writes)
+        if mirror:
+            await self.mirror(change)
         if change.action != "optOut":
             return []
         dropped = await self.cancel_waiting(change.recipient, OPTED_OUT_REASON, change.scopes)
@@ -106,6 +115,36 @@ class ConsentService:
                 "opt-out canceled %d waiting message(s) to %s", len(dropped), mask(change.recipient)
             )
         return dropped
+
+    async def mirror(self, change: ConsentChange) -> None:
+        """ACS's own opt-out list follows ours, so ACS itself refuses what our checks refuse.
+        It is kept per sender: a pool-wide change is made for every number of the pool. A
+        failure raises after our rows are written, so repeating the change is safe."""
+        if change.action not in ("optOut", "optIn"):
+            return
+        senders = [s for s in change.scopes if s != POOL_WIDE]
+        if POOL_WIDE in change.scopes:
+            senders = [*self._pool, *senders]
+        call = self._acs.add_opt_outs if change.action == "optOut" else self._acs.remove_opt_outs
+        try:
+            answers = await asyncio.gather(
+                *(call(sender=s, recipients=[change.recipient]) for s in dict.fromkeys(senders))
+            )
+        except AcsError as exc:
+            raise DependencyUnavailableError(
+                f"the {change.action} is recorded; ACS's opt-out list could not follow it yet "
+                f"({exc.code}): repeat the request",
+                retry_after=5,
+            ) from exc
+        for result in (r for answer in answers for r in answer if not r.successful):
+            if result.http_status_code >= 500:
+                raise DependencyUnavailableError(
+                    f"the {change.action} is recorded; ACS could not follow it yet: repeat it",
+                    retry_after=5,
+                )
+            log.warning(  # ACS cannot act on this number (e.g. 400): nothing to retry
+                "ACS opt-out list refused %s: %s", mask(change.recipient), result.error_message
+            )
 
     async def cancel_waiting(
         self, recipient: str, reason: str, scopes: tuple[str, ...]

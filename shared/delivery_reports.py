@@ -8,7 +8,9 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from shared.clock import aware
+from shared.acs_client import AcsSmsClient
+from shared.acs_messages import DeliveryReportInfo
+from shared.clock import aware, utcnow
 from shared.consent import ConsentChange, ConsentService
 from shared.delivery import apply_delivery_report, is_carrier_block
 from shared.errors import ConcurrentUpdateError
@@ -16,7 +18,7 @@ from shared.events import DeliveryAttempt, DeliveryReport
 from shared.ids import message_id
 from shared.ledger import ThreadEntry
 from shared.phone import event_number, mask
-from shared.records import MessageRecord, parse_acs_tag
+from shared.records import MessageRecord, acs_tag, parse_acs_tag
 from shared.status import Status
 from shared.storage import Storage
 from shared.usage import UsageEvent, country_of, failure_reason
@@ -70,11 +72,48 @@ def report_from_json(text: str) -> DeliveryReport:
     )
 
 
+def pulled_report(info: DeliveryReportInfo, message: MessageRecord) -> DeliveryReport:
+    """What `GET /deliveryReports/{id}` said, as the event ACS would have pushed. The tag names
+    the message's own row, so the report finds it whatever tag ACS echoed."""
+    return DeliveryReport(
+        event_id=f"pulled-{info.message_id}",
+        acs_message_id=info.message_id,
+        sender=info.sender or message.sender or "",
+        to=info.to or message.to,
+        delivery_status=info.status,
+        details=info.details,
+        attempts=tuple(
+            DeliveryAttempt(a.timestamp, a.segments_succeeded, a.segments_failed)
+            for a in info.attempts
+        ),
+        received_at=info.received_at or utcnow(),
+        tag=acs_tag(message.batch_id, [message.index]),
+    )
+
+
 class DeliveryReports:
-    def __init__(self, storage: Storage, consent: ConsentService, default_region: str) -> None:
+    def __init__(
+        self, storage: Storage, consent: ConsentService, acs: AcsSmsClient, default_region: str
+    ) -> None:
         self._storage = storage
         self._consent = consent
+        self._acs = acs
         self._region = default_region
+
+    async def pull(self, message: MessageRecord) -> bool:
+        """A sent message whose report never came: ask ACS (`GET /deliveryReports/{id}`) and
+        apply what it knows. True when that settled the message; False when ACS has no final
+        report for it. An `AcsError` means ACS could not say now."""
+        if not message.acs_message_id:
+            return False
+        info = await self._acs.get_delivery_report(message.acs_message_id)
+        if info is None:
+            return False
+        report = pulled_report(info, message)
+        if apply_delivery_report(message, report).status not in (Status.DELIVERED, Status.FAILED):
+            return False
+        await self.apply(report, keep_if_unknown=False)
+        return True
 
     async def apply(self, report: DeliveryReport, *, keep_if_unknown: bool = True) -> str:
         """Returns what happened: applied, unchanged, or orphan (kept for a later try)."""

@@ -18,12 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from shared.acs_client import (
-    AcsSmsClient,
-)
-from shared.acs_messages import (
-    OutgoingSms,
-)
+from shared.acs_client import AcsSmsClient
+from shared.acs_messages import OutgoingSms, opted_out
 from shared.clock import utcnow
 from shared.conflicts import save_reapplying
 from shared.errors import StoreUnavailableError
@@ -75,11 +71,13 @@ class Dispatcher:
         acs: AcsSmsClient,
         *,
         report_timeout: timedelta,
+        acs_report_timeout: int | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._storage = storage
         self._acs = acs
         self._report_timeout = report_timeout
+        self._acs_report_timeout = acs_report_timeout  # ACS's deliveryReportTimeoutInSeconds
         self._clock = clock
 
     async def dispatch(
@@ -127,9 +125,14 @@ class Dispatcher:
             async def opted_out_now(
                 recipients: Sequence[OutgoingSms], sender: str = sender
             ) -> set[str]:
-                return await self._storage.opt_outs.find_opted_out(
-                    [sender], [r.to for r in recipients]
-                )
+                numbers = [r.to for r in recipients]
+                try:
+                    return await self._storage.opt_outs.find_opted_out([sender], numbers)
+                except StoreUnavailableError:  # ACS's own list, mirrored from ours, answers
+                    results = await self._acs.check_opt_outs(sender=sender, recipients=numbers)
+                    if not all(r.successful for r in results):
+                        raise
+                    return {number for number, out in opted_out(results).items() if out}
 
             outcomes = await self._acs.send(
                 sender=sender,
@@ -140,6 +143,7 @@ class Dispatcher:
                     batch.batch_id, [index_of[r.to] for r in chunk]
                 ),
                 before_retry=opted_out_now,
+                delivery_report_timeout=self._acs_report_timeout,
             )
             updated += apply_outcomes(group, outcomes, self._clock())
         return updated

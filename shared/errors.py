@@ -78,6 +78,17 @@ class ThrottledError(DomainError):
         self.retry_after = retry_after
 
 
+class DependencyUnavailableError(DomainError):
+    """A service the app relies on (ACS) could not do its part now; `retry_after` says when
+    trying again makes sense. What the app keeps itself was written: repeating is safe."""
+
+    code = "ServiceUnavailable"
+
+    def __init__(self, message: str, *, retry_after: float, target: str | None = None) -> None:
+        super().__init__(message, target=target)
+        self.retry_after = retry_after
+
+
 class StoreError(Exception):
     """Table Storage refused or failed an operation."""
 

@@ -16,6 +16,7 @@ import azure.functions as func
 from shared.config import SettingsError
 from shared.errors import (
     ConflictError,
+    DependencyUnavailableError,
     DomainError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
@@ -54,6 +55,7 @@ STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
     (IdempotencyKeyInUseError, 409),
     (IdempotencyKeyReusedError, 422),
     (ThrottledError, 429),
+    (DependencyUnavailableError, 503),
 )
 
 
@@ -84,7 +86,7 @@ def json_response(
 def domain_error_response(error: DomainError) -> func.HttpResponse:
     status = status_of(error)
     headers: dict[str, str] = {}
-    if isinstance(error, IdempotencyKeyInUseError | ThrottledError):
+    if isinstance(error, IdempotencyKeyInUseError | ThrottledError | DependencyUnavailableError):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return json_response(status, error_body(error.code, error.message, error.target), headers)
 

@@ -97,12 +97,13 @@ class InboundMessages:
         self, sms: InboundSms, their: str, our: str, match: KeywordMatch, last: ThreadEntry | None
     ) -> None:
         # Written before the event is acknowledged: a STOP to any number stops the whole pool.
-        await self._consent.record(
-            _change(sms, their, our, match, "optOut", (POOL_WIDE,), last_message=last)
-        )
-        if match.exact_stop and is_toll_free(our):
-            return  # the carrier has replied already and ACS now blocks this pair
-        await self._reply(sms, their, our, self._settings.stop_reply, confirming_opt_out=True)
+        change = _change(sms, their, our, match, "optOut", (POOL_WIDE,), last_message=last)
+        await self._consent.record(change, mirror=False)
+        # The carrier has replied to an exact STOP to a toll-free number and blocks the pair;
+        # otherwise the one confirmation goes before ACS's own list refuses the number.
+        if not (match.exact_stop and is_toll_free(our)):
+            await self._reply(sms, their, our, self._settings.stop_reply, confirming_opt_out=True)
+        await self._consent.mirror(change)
 
     async def _reply(
         self, sms: InboundSms, their: str, our: str, text: str, *, confirming_opt_out: bool = False

@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from shared.acs_errors import AcsError
 from shared.clock import utcnow
 from shared.conflicts import leave_alone, save_reapplying
+from shared.delivery_reports import DeliveryReports
 from shared.dispatch import CLAIM_LEASE, Dispatcher
 from shared.outbox_entry import OutboxEntry, due_bucket, sweep_entry
 from shared.quiet_hours import QuietHours, defer_until
@@ -34,6 +36,7 @@ log = logging.getLogger("sms.outbox")
 DRAIN_LIMIT = 5000
 # A waiting message this far past its due time, unclaimed, has lost its outbox row.
 OVERDUE = timedelta(minutes=1)
+PULL_RETRY = timedelta(minutes=1)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class OutboxDrainer:
         self,
         storage: Storage,
         dispatcher: Dispatcher,
+        reports: DeliveryReports,
         *,
         rate_per_minute: int,
         quiet_hours: QuietHours | None,
@@ -67,6 +71,7 @@ class OutboxDrainer:
     ) -> None:
         self._storage = storage
         self._dispatcher = dispatcher
+        self._reports = reports
         self._lease = claim_lease
         self._rate = rate_per_minute
         self._quiet = quiet_hours
@@ -89,11 +94,13 @@ class OutboxDrainer:
         sweeps = [e for e in entries if e.is_sweep]
         entries = [e for e in entries if not e.is_sweep]
         swept: dict[str, BatchRecord] = {}
+        overdue: list[MessageRecord] = []
         for header in await gather_bounded(
-            self._sweep(sweep, now, forget, refile, settle) for sweep in sweeps
+            self._sweep(sweep, now, forget, refile, overdue, settle) for sweep in sweeps
         ):
             if header is not None:
                 swept[header.batch_id] = header
+        await self._settle_overdue(overdue, now, refile, settle)
         batches, messages = await self._load(entries)  # what a sweep brought back goes next tick
         batches = {**swept, **batches}
         candidates: list[tuple[OutboxEntry, MessageRecord]] = []
@@ -161,6 +168,7 @@ class OutboxDrainer:
         now: datetime,
         forget: list[OutboxEntry],
         refile: list[OutboxEntry],
+        overdue: list[MessageRecord],
         settle: list[MessageRecord],
     ) -> BatchRecord | None:
         """Look over one batch: a claim that lapsed (its sender died) goes back to the outbox as
@@ -188,13 +196,35 @@ class OutboxDrainer:
             elif message.status is Status.ACCEPTED and batch.delivery_report:
                 deadline = (message.sent_at or message.created_at) + self._report_timeout
                 if deadline <= now:
-                    note = f"no delivery report within {self._report_timeout}"
-                    settle.append(message.advance(Status.UNKNOWN, now, note))
+                    overdue.append(message)
                 else:
                     upcoming.append(deadline)
         if upcoming:
             refile.append(sweep_entry(entry.batch_id, min(upcoming)))
         return batch
+
+    async def _settle_overdue(
+        self,
+        overdue: list[MessageRecord],
+        now: datetime,
+        refile: list[OutboxEntry],
+        settle: list[MessageRecord],
+    ) -> None:
+        """Sent messages whose report never came: what ACS knows settles them (a report it
+        could not push), and only a message ACS has no report for becomes `unknown`. When
+        ACS cannot answer now, the batch is looked at again a minute later."""
+
+        async def one(message: MessageRecord) -> None:
+            try:
+                if await self._reports.pull(message):
+                    return
+            except AcsError:
+                refile.append(sweep_entry(message.batch_id, now + PULL_RETRY))
+                return
+            note = f"no delivery report within {self._report_timeout}, and ACS has none"
+            settle.append(message.advance(Status.UNKNOWN, now, note))
+
+        await gather_bounded(one(m) for m in overdue)
 
     async def _load(
         self, entries: Sequence[OutboxEntry]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.acs_client import AcsSmsClient
+from shared.acs_messages import delivery_report_timeout_seconds
 from shared.config import Settings, load_settings
 from shared.consent import ConsentService
 from shared.delivery_reports import DeliveryReports
@@ -45,8 +46,14 @@ _current: tuple[asyncio.AbstractEventLoop, Services] | None = None
 def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> Services:
     lease = timedelta(seconds=settings.claim_lease_seconds)
     report_timeout = timedelta(minutes=settings.report_timeout_minutes)
-    dispatcher = Dispatcher(storage, acs, report_timeout=report_timeout)
-    consent = ConsentService(storage)
+    dispatcher = Dispatcher(
+        storage,
+        acs,
+        report_timeout=report_timeout,
+        acs_report_timeout=delivery_report_timeout_seconds(settings.report_timeout_minutes),
+    )
+    consent = ConsentService(storage, acs, pool=settings.from_numbers)
+    reports = DeliveryReports(storage, consent, acs, settings.default_region)
     sender = SmsSender(settings, storage, dispatcher, claim_lease=lease)
     forwarder = (
         WebhookForwarder(settings.inbound_webhook_url, settings.inbound_webhook_secret)
@@ -59,12 +66,13 @@ def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> S
         acs,
         consent,
         sender,
-        DeliveryReports(storage, consent, settings.default_region),
+        reports,
         InboundMessages(settings, storage, consent, sender, forwarder),
         forwarder,
         OutboxDrainer(
             storage,
             dispatcher,
+            reports,
             rate_per_minute=settings.rate_per_number_per_minute,
             quiet_hours=settings.quiet_hours,
             report_timeout=report_timeout,

@@ -283,3 +283,18 @@ async def test_an_inbound_message_storage_cannot_keep_is_parked_not_retried() ->
     services = await get_services()
     [parked] = await services.storage.gateway.first_rows(POISON, 10)
     assert parked["RowKey"] == "in-too-big-1" and "refused" in parked["Reason"]
+
+
+async def test_a_stop_is_mirrored_to_acs_opt_out_list_and_start_lifts_it(sandbox_url: str) -> None:
+    def listed() -> set[str]:
+        return {
+            o["from"]
+            for o in sandbox_get(sandbox_url, "/sandbox/optouts")
+            if o["optedOut"] and o["to"] == PERSON
+        }
+
+    await inbound("stop please", "in-mirror-stop", to=SENDERS[1])
+    assert listed() == set(SENDERS)  # a pool-wide opt-out: every number of the pool
+    assert texts_to(sandbox_url, PERSON) == [DEFAULT_STOP_REPLY]  # confirmed before it
+    await inbound("START", "in-mirror-start", to=SENDERS[1])
+    assert listed() == set()

@@ -67,6 +67,7 @@ def drainer_for(
     return OutboxDrainer(
         services.storage,
         Dispatcher(services.storage, services.acs, report_timeout=report_timeout, **options),
+        services.reports,
         rate_per_minute=200,
         quiet_hours=None,
         report_timeout=report_timeout,
@@ -356,3 +357,22 @@ async def test_a_waiting_message_whose_row_was_lost_is_found_by_its_batchs_sweep
     found = await services.storage.messages.get_batch(batch.batch_id)
     assert found is not None and [m.status.value for m in found[1]] == ["accepted"]
     assert Counter(m["to"] for m in sandbox_get(sandbox_url, "/sandbox/messages")) == Counter(to)
+
+
+async def test_a_report_acs_never_pushed_is_pulled_before_giving_up(sandbox_url: str) -> None:
+    """Past the report deadline the outbox asks ACS (`GET /deliveryReports/{id}`): a report
+    it has settles the message; only one ACS has no report for becomes `unknown`."""
+    sandbox_config(sandbox_url, dropReports=1.0, reportDelaySeconds=0)  # never pushed
+    answer = await post({"to": ["+12065550330", "+14255550191"], "message": "hi"})
+    pushed_never, no_report_at_all = (r["id"] for r in answer["results"])
+    await asyncio.sleep(0.3)  # ACS has made its report (and not pushed it)
+    services = await get_services()
+    late = drainer_for(
+        services, report_timeout=timedelta(minutes=30), clock=shifted(timedelta(minutes=31))
+    )
+    await late.drain()
+    settled = await view(pushed_never)
+    assert settled["status"] == "delivered" and settled["deliveryStatus"] == "Delivered"
+    unknown = await view(no_report_at_all)
+    assert unknown["status"] == "unknown"
+    assert "ACS has none" in unknown["history"][-1]["detail"]
