@@ -140,6 +140,8 @@ def azurite_service(
         "--tablePort",
         str(port),
         "--skipApiVersionCheck",
+        # No access log: each line would name table keys, and the app's keys are phone numbers.
+        "--silent",
     ]
     if data_dir is None:
         argv.append("--inMemoryPersistence")

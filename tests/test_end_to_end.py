@@ -26,6 +26,8 @@ from tests.conftest import ARTIFACTS, SENDERS
 def stack() -> Iterator[Ports]:
     ports = Ports(tables=free_port(), sandbox=free_port(), host=free_port())
     tables = azurite_tables_connection_string(ports.tables)
+    for old in (ARTIFACTS / "end-to-end").glob("*.log"):  # this run's logs only
+        old.unlink()
     services: list[Service] = app_stack(
         ports,
         data_dir=None,
@@ -131,3 +133,21 @@ def test_errors_over_http_are_json_not_stack_traces(stack: Ports) -> None:
     assert bad.headers["content-type"].startswith("application/json")
     assert bad.json()["error"]["target"] == "body"
     assert httpx.get(f"{api}/sms/01ARZ3NDEKTSV4RRFFQ69G5FAV-0").status_code == 404
+
+
+def test_no_log_of_the_run_holds_a_number_or_a_text_it_sent(stack: Ports) -> None:
+    """Runs last in this module: every log file the three processes wrote is read for the full
+    numbers and the texts the run sent (phone numbers are personal data; logs mask them)."""
+    sandbox = f"http://127.0.0.1:{stack.sandbox}"
+    sent = httpx.get(f"{sandbox}/sandbox/messages", timeout=5).json()["value"]
+    assert sent, "the run sent nothing to look for"
+    numbers = {m["to"] for m in sent}
+    texts = {m["message"] for m in sent if len(m["message"]) >= 12}
+    logs = sorted((ARTIFACTS / "end-to-end").glob("*.log"))
+    assert logs, "no log files were written"
+    for log in logs:
+        content = log.read_text(errors="replace")
+        leaked = sorted(n for n in numbers if n in content or n.lstrip("+") in content)
+        assert not leaked, f"{log.name} names {len(leaked)} full numbers, e.g. {leaked[0][:5]}…"
+        shown = [t for t in texts if t in content]
+        assert not shown, f"{log.name} holds a message text"
