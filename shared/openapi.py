@@ -38,6 +38,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status in (*statuses, 503):
         answer: dict[str, Any] = {"description": _REASONS[status], "content": _json(schemas.ERROR)}
+        if status == 404:  # a path no route matches is answered by the Functions host itself
+            answer["content"]["text/plain"] = {"schema": {"type": "string"}}
         if status in (409, 429, 503):
             answer["headers"] = _RETRY_AFTER
         out[str(status)] = answer
@@ -158,13 +160,15 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
                     PHONE,
                     _query("from", "one sender of the pool: that sender only", {"type": "string"}),
                 ],
-                "get": _op("A number's opt-outs", (200, _json(schemas.OPT_OUTS)), 400),
-                "put": _op("Opt a number out", (200, _json(schemas.OPT_OUTS)), 400),
-                "delete": _op("Lift an opt-out", (200, _json(schemas.OPT_OUTS)), 400),
+                "get": _op("A number's opt-outs", (200, _json(schemas.OPT_OUTS)), 400, 404),
+                "put": _op("Opt a number out", (200, _json(schemas.OPT_OUTS)), 400, 404),
+                "delete": _op("Lift an opt-out", (200, _json(schemas.OPT_OUTS)), 400, 404),
             },
             "/optouts/{phone}/history": {
                 "parameters": [PHONE, *PAGE],
-                "get": _op("The consent ledger, newest first", (200, _json(schemas.HISTORY)), 400),
+                "get": _op(
+                    "The consent ledger, newest first", (200, _json(schemas.HISTORY)), 400, 404
+                ),
             },
             "/conversations/{phone}": {
                 "parameters": [
@@ -173,7 +177,10 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
                     *PAGE,
                 ],
                 "get": _op(
-                    "The thread with one person, newest first", (200, _json(schemas.THREAD)), 400
+                    "The thread with one person, newest first",
+                    (200, _json(schemas.THREAD)),
+                    400,
+                    404,
                 ),
             },
             "/analytics": {

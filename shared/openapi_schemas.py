@@ -222,7 +222,21 @@ _RATE = nullable({"type": "number", "minimum": 0})
 FIGURES: dict[str, Schema] = {
     **{
         name: _COUNT
-        for name in ["sent", "accepted", "rejected", "unknown", "invalid", "optedOut", "delivered", "failed", "segments", "inbound", "replies", "optOuts", "optIns"]
+        for name in [
+            "sent",
+            "accepted",
+            "rejected",
+            "unknown",
+            "invalid",
+            "optedOut",
+            "delivered",
+            "failed",
+            "segments",
+            "inbound",
+            "replies",
+            "optOuts",
+            "optIns",
+        ]
     },
     "deliveryRate": _RATE,
     "optOutRate": _RATE,

@@ -4,8 +4,11 @@ webhooks from the sandbox to the host."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -133,6 +136,38 @@ def test_errors_over_http_are_json_not_stack_traces(stack: Ports) -> None:
     assert bad.headers["content-type"].startswith("application/json")
     assert bad.json()["error"]["target"] == "body"
     assert httpx.get(f"{api}/sms/01ARZ3NDEKTSV4RRFFQ69G5FAV-0").status_code == 404
+
+
+def test_fuzzing_every_route_finds_no_5xx_and_no_answer_off_the_document(stack: Ports) -> None:
+    """schemathesis, from GET /api/openapi.json, against the running host (loopback only, a
+    bounded number of examples per operation, a fixed seed so a failure can be replayed)."""
+    base = f"http://127.0.0.1:{stack.host}/api"
+    checks = "not_a_server_error,response_schema_conformance,status_code_conformance"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{base}/openapi.json",
+            "--url",
+            base,
+            "--checks",
+            checks + ",content_type_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261201",
+            "--request-timeout",
+            "30",
+            "--warnings",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    summary = done.stdout[-3000:]
+    print(summary)
+    assert done.returncode == 0, summary
 
 
 def test_no_log_of_the_run_holds_a_number_or_a_text_it_sent(stack: Ports) -> None:
