@@ -42,6 +42,11 @@ class AcsError(Exception):
         self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
         self.trace_id = trace_id
 
+    @property
+    def server_side(self) -> bool:
+        """ACS answered 5xx: the request reached it, and it may have acted."""
+        return (self.status_code or 0) >= 500
+
 
 def mark_ambiguous(error: AcsError, maybe_processed: bool) -> AcsError:
     if maybe_processed:

@@ -37,6 +37,11 @@ class SmsSendResult:
     error_message: str | None = None
     repeatability_result: str | None = None
 
+    @property
+    def maybe_processed(self) -> bool:
+        """A 5xx for this recipient: ACS had the request and may have acted on it."""
+        return self.http_status_code >= 500
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkOutcome:
@@ -99,6 +104,11 @@ class OptOutResult:
     @property
     def successful(self) -> bool:
         return 200 <= self.http_status_code < 300
+
+    @property
+    def worth_retrying(self) -> bool:
+        """ACS could not act on this number now (5xx, 429); a 4xx would fail again."""
+        return self.http_status_code >= 500 or self.http_status_code == 429
 
 
 def delivery_report_timeout_seconds(report_timeout_minutes: int) -> int:

@@ -137,7 +137,7 @@ class ConsentService:
                 retry_after=5,
             ) from exc
         for result in (r for answer in answers for r in answer if not r.successful):
-            if result.http_status_code >= 500:
+            if result.worth_retrying:
                 raise DependencyUnavailableError(
                     f"the {change.action} is recorded; ACS could not follow it yet: repeat it",
                     retry_after=5,

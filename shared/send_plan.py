@@ -229,7 +229,7 @@ def apply_outcomes(
                 claim_until=None,
                 due_at=None,
             )
-        elif result is not None and result.http_status_code >= 500:
+        elif result is not None and result.maybe_processed:
             message = _requeue(
                 message,
                 now,
@@ -257,7 +257,7 @@ def apply_outcomes(
             )
         elif isinstance(error, AcsUnavailableError | AcsTimeoutError) or error is None:
             detail = error.message if error else "ACS did not answer for this recipient"
-            maybe = error is None or error.ambiguous or (error.status_code or 0) >= 500
+            maybe = error is None or error.ambiguous or error.server_side
             message = _requeue(message, now, TRANSIENT_RETRY, detail, maybe_sent=maybe)
         else:
             message = message.advance(
