@@ -6,9 +6,11 @@ are stopped when the session ends; tests that need neither never start them.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,3 +103,13 @@ async def app_env(
     await close_services()
     yield env
     await close_services()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figures, one line per case, whatever the verbosity or capture."""
+    kit = sys.modules.get("tests.faults_kit")
+    lines: list[str] = getattr(kit, "FIGURES", [])
+    if lines:
+        terminalreporter.section("fault suite: texted twice, lost, stuck, sent after opt-out")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,444 @@
+"""The fault suite's kit: the app's real processes with a fault proxy in front of Azurite, the
+clients that drive them over HTTP, and the judge that counts broken promises.
+
+The judge reads only what a user could see: the handsets' inboxes (the sandbox's
+`GET /sandbox/messages`) and the app's own `GET /api/sms/{id}` and `GET /api/sms/batches/{id}`.
+It never imports the app, so it judges whatever the app's core becomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.stack import (
+    Service,
+    azurite_service,
+    azurite_tables_connection_string,
+    free_port,
+    host_service,
+    sandbox_connection_string,
+    sandbox_service,
+)
+
+SENDERS = ("+18005550100", "+18005550101", "+18005550102")  # the sandbox owns these
+# Written out by hand (the product's statuses), not imported: the judge stands apart.
+HANDED_TO_ACS = frozenset({"accepted", "unknown", "delivered", "failed"})
+# Anything else (queued, scheduled, a record that cannot be read) still waits on the app.
+NEVER_SENT = frozenset({"optedOut", "invalid", "rejected", "canceled", "expired"})
+FIGURES: list[str] = []  # one line per case, printed at the end of the session (conftest)
+
+
+class RigError(Exception):
+    """A case could not bring about its fault (a test-rig problem, not a broken promise), so
+    it never passes for the expected failure of a case marked xfail."""
+
+
+def require(ok: object, what: str) -> None:
+    if not ok:
+        raise RigError(what)
+
+
+def numbers(first: int, count: int) -> list[str]:
+    """Test numbers +1 425 555 nnnn: a bulk send needs more than the 01xx range holds."""
+    assert first >= 0 and first + count <= 10_000
+    return [f"+1425555{n:04d}" for n in range(first, first + count)]
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer as a client saw it; `status` None when none came within the timeout."""
+
+    status: int | None
+    seconds: float
+    body: Any = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+
+    @property
+    def text(self) -> str:
+        return "" if self.body is None else str(self.body)
+
+    def short(self) -> str:
+        if self.status is None:
+            return f"no answer in {self.seconds:.1f} s"
+        extra = (
+            f", Retry-After {self.headers['retry-after']}" if "retry-after" in self.headers else ""
+        )
+        return f"{self.status}{extra} in {self.seconds:.1f} s"
+
+
+async def call(
+    http: httpx.AsyncClient, method: str, url: str, *, within: float, **options: Any
+) -> Answer:
+    began = time.monotonic()
+    try:
+        response = await http.request(method, url, timeout=within, **options)
+    except httpx.TimeoutException:
+        return Answer(None, time.monotonic() - began)
+    except httpx.TransportError:
+        return Answer(None, time.monotonic() - began)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    return Answer(response.status_code, time.monotonic() - began, body, response.headers)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, within: float, every: float = 0.05
+) -> Any:
+    """The first truthy result of `check`, or its last result when time runs out."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(every)
+
+
+class Sandbox:
+    """The ACS sandbox's control API (`/sandbox/...`)."""
+
+    def __init__(self, http: httpx.AsyncClient, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._http = http
+
+    async def _call(self, method: str, path: str, **options: Any) -> Any:
+        response = await self._http.request(method, f"{self.url}{path}", timeout=30, **options)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    async def reset(self) -> None:
+        await self._call("POST", "/sandbox/reset")
+
+    async def fault(self, kind: str, *, times: int = 1, **options: Any) -> None:
+        await self._call("POST", "/sandbox/faults", json={"kind": kind, "times": times, **options})
+
+    async def faults(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = (await self._call("GET", "/sandbox/faults"))["value"]
+        return value
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/sandbox/faults")
+
+    async def requests(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = (await self._call("GET", "/sandbox/requests"))["value"]
+        return value
+
+    async def messages(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = (await self._call("GET", "/sandbox/messages"))["value"]
+        return value
+
+    async def events(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = (await self._call("GET", "/sandbox/events"))["value"]
+        return value
+
+    async def inbound(self, handset: str, ours: str, text: str) -> str:
+        body = {"from": handset, "to": ours, "message": text}
+        message_id: str = (await self._call("POST", "/sandbox/inbound", json=body))["messageId"]
+        return message_id
+
+
+class Proxy:
+    """The fault proxy's control API (`local/tcp_proxy.py`)."""
+
+    def __init__(self, http: httpx.AsyncClient, control_port: int) -> None:
+        self._url = f"http://127.0.0.1:{control_port}/mode"
+        self._http = http
+
+    async def set(self, mode: str, *, delay_ms: float | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"mode": mode}
+        if delay_ms is not None:
+            body["delayMs"] = delay_ms
+        response = await self._http.put(self._url, json=body, timeout=5)
+        response.raise_for_status()
+        status: dict[str, Any] = response.json()
+        return status
+
+    async def status(self) -> dict[str, Any]:
+        response = await self._http.get(self._url, timeout=5)
+        response.raise_for_status()
+        status: dict[str, Any] = response.json()
+        return status
+
+
+class Api:
+    """The app's HTTP API on the local function host."""
+
+    def __init__(self, http: httpx.AsyncClient, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/api"
+        self._http = http
+
+    async def send(
+        self, body: dict[str, Any], *, key: str | None = None, within: float = 60
+    ) -> Answer:
+        headers = {"Idempotency-Key": key} if key else {}
+        return await call(
+            self._http, "POST", f"{self.url}/sms", json=body, headers=headers, within=within
+        )
+
+    async def message(self, message_id: str, *, within: float = 10) -> Answer:
+        return await call(self._http, "GET", f"{self.url}/sms/{message_id}", within=within)
+
+    async def batch(self, batch_id: str, *, within: float = 10) -> Answer:
+        return await call(self._http, "GET", f"{self.url}/sms/batches/{batch_id}", within=within)
+
+    async def opted_out(self, phone: str) -> bool:
+        answer = await call(self._http, "GET", f"{self.url}/optouts/{phone}", within=10)
+        return answer.status == 200 and bool(answer.body.get("optedOut"))
+
+
+@dataclass
+class FaultStack:
+    """Azurite, the proxy in front of it, the sandbox, and a function host that can be started,
+    killed and started again (always behind the proxy, on the same port)."""
+
+    logs: Path
+    azurite: Service
+    proxy: Service
+    control_port: int
+    sandbox: Service
+    host_port: int = field(default_factory=free_port)
+    host: Service | None = None
+    host_starts: int = 0
+    prefix: str = ""
+
+    @classmethod
+    def start(cls, logs: Path) -> FaultStack:
+        logs.mkdir(parents=True, exist_ok=True)
+        azurite = azurite_service(free_port(), log_path=_fresh(logs / "azurite.log"))
+        control = free_port()
+        proxy_port = free_port()
+        proxy = Service(
+            "tcp-proxy",
+            [
+                *(sys.executable, "-m", "local.tcp_proxy", "--listen-port", str(proxy_port)),
+                *("--target", f"127.0.0.1:{azurite.port}", "--control-port", str(control)),
+            ],
+            proxy_port,
+            health_url=f"http://127.0.0.1:{control}/mode",
+            log_path=_fresh(logs / "tcp-proxy.log"),
+        )
+        host_port = free_port()
+        sandbox = sandbox_service(
+            free_port(),
+            env={
+                "ACS_SANDBOX_EVENTS_URL": f"http://127.0.0.1:{host_port}",
+                # A carrier's report takes seconds: it comes after the app's own retries, so it
+                # cannot settle a message before a retry has had its chance to text twice.
+                "ACS_SANDBOX_REPORT_DELAY_SECONDS": "5",
+                # ACS's own rate limit is off: the faults bring the 429s.
+                "ACS_SANDBOX_RATE_PER_MINUTE": "0",
+            },
+            log_path=_fresh(logs / "acs-sandbox.log"),
+        )
+        stack = cls(logs, azurite, proxy, control, sandbox, host_port)
+        started: list[Service] = []
+        try:
+            for service in (azurite, proxy, sandbox):
+                service.start(timeout=60)
+                started.append(service)
+        except BaseException:
+            for service in reversed(started):
+                service.stop()
+            raise
+        return stack
+
+    def app_env(self, prefix: str) -> dict[str, str]:
+        tables = azurite_tables_connection_string(self.proxy.port)  # through the proxy
+        return {
+            "ACS_CONNECTION_STRING": sandbox_connection_string(self.sandbox.port),
+            "SMS_FROM_NUMBERS": ",".join(SENDERS),
+            "SMS_DEFAULT_REGION": "US",
+            "TABLES_CONNECTION_STRING": tables,
+            "AzureWebJobsStorage": tables,
+            "SMS_TABLE_PREFIX": prefix,
+            "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
+            "SMS_RATE_PER_NUMBER_PER_MINUTE": "100000",  # pacing is not under test here
+            # How long a crashed send's claim is held before the outbox takes over.
+            "SMS_CLAIM_LEASE_SECONDS": "8",
+        }
+
+    def start_host(self, prefix: str | None = None) -> None:
+        """A host on fresh tables (`prefix`), or, without one, again on the last host's tables."""
+        self.prefix = prefix or self.prefix
+        self.host_starts += 1
+        log = self.logs / "function-host.log"
+        if self.host_starts == 1:
+            _fresh(log)
+        self.host = host_service(self.host_port, env=self.app_env(self.prefix), log_path=log)
+        self.host.start(timeout=60)
+
+    def kill_host(self) -> None:
+        """SIGKILL, as when a worker is recycled mid-invocation: nothing runs on the way out."""
+        if self.host is None or self.host.process is None:
+            return
+        if self.host.process.poll() is None:
+            os.killpg(self.host.process.pid, signal.SIGKILL)
+            self.host.process.wait(timeout=10)
+        self.host = None
+
+    def stop(self) -> None:
+        self.kill_host()
+        # Reports still queued for the host (now gone) would hold the sandbox's shutdown.
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"http://127.0.0.1:{self.sandbox.port}/sandbox/reset", timeout=5)
+        for service in (self.sandbox, self.proxy, self.azurite):
+            service.stop()
+
+
+def _fresh(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One send to judge: its batch, text and recipients (distinct, valid, in request order:
+    the message ids are `<batchId>-<n>`). Without a batch (the app never answered 202 and no
+    handset got its text) the app never took the send on, so only double texts count."""
+
+    batch_id: str | None
+    text: str
+    recipients: Sequence[str]
+
+
+@dataclass
+class Figures:
+    case: str
+    texted_twice: int = 0
+    lost: int = 0
+    stuck: int = 0
+    sent_after_opt_out: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def broken(self) -> dict[str, int]:
+        """The four promises, as counts; every one must be 0."""
+        return {
+            "texted twice": self.texted_twice,
+            "lost": self.lost,
+            "stuck": self.stuck,
+            "sent after opt-out": self.sent_after_opt_out,
+        }
+
+    def line(self) -> str:
+        counts = ", ".join(f"{name} {n}" for name, n in self.broken().items())
+        return f"{self.case}: {counts}" + "".join(f"; {note}" for note in self.notes)
+
+
+def batch_of(text: str, inbox: Iterable[dict[str, Any]]) -> str | None:
+    """The batch a handset's text came from: the app tags each ACS request `<batchId>.<rows>`."""
+    for message in inbox:
+        if message["message"] == text and message.get("tag"):
+            return str(message["tag"]).split(".")[0]
+    return None
+
+
+async def settle(api: Api, batch_ids: Sequence[str], *, within: float) -> float:
+    """Wait until every batch is `done` (nothing of it waits to be sent any more), or time runs
+    out; answers the seconds it took. Delivery reports may still be on their way."""
+    began = time.monotonic()
+
+    async def settled() -> bool:
+        for batch_id in batch_ids:
+            answer = await api.batch(batch_id)
+            if answer.status != 200 or not answer.body["done"]:
+                return False
+        return True
+
+    await eventually(settled, within=within, every=0.25)
+    return time.monotonic() - began
+
+
+async def judge(
+    case: str,
+    api: Api,
+    sandbox: Sandbox,
+    sends: Sequence[Sent],
+    *,
+    opted_out_at: dict[str, datetime] | None = None,
+) -> Figures:
+    """Count the four broken promises over these sends, from the handsets and the app's API."""
+    figures = Figures(case)
+    inbox = await sandbox.messages()
+    statuses: Counter[str] = Counter()
+    gate = asyncio.Semaphore(16)
+
+    async def status_of(message_id: str) -> str:
+        async with gate:
+            for _ in range(5):
+                answer = await api.message(message_id)
+                if answer.status == 200:
+                    return str(answer.body["status"])
+                if answer.status == 404:
+                    return "missing"
+                await asyncio.sleep(0.5)
+            return f"unreadable ({answer.short()})"
+
+    for sent in sends:
+        texts = Counter(m["to"] for m in inbox if m["message"] == sent.text)
+        figures.texted_twice += sum(1 for n in texts.values() if n > 1)
+        if sent.batch_id is None:  # never accepted (no 202, no trace on a handset): not judged
+            statuses["never accepted"] += len(sent.recipients)
+            continue
+        found = await asyncio.gather(
+            *(status_of(f"{sent.batch_id}-{n}") for n in range(len(sent.recipients)))
+        )
+        for recipient, status in zip(sent.recipients, found, strict=True):
+            statuses[status] += 1
+            if texts[recipient] == 0 and status not in NEVER_SENT:
+                figures.lost += 1
+            if status not in HANDED_TO_ACS | NEVER_SENT:
+                figures.stuck += 1
+        progress = await api.batch(sent.batch_id)
+        if progress.status != 200 or not progress.body["done"]:
+            figures.stuck += 1
+            figures.notes.append(f"batch not done ({progress.short()})")
+    for phone, at in (opted_out_at or {}).items():
+        late = [m for m in inbox if m["to"] == phone and _parse(m["receivedAt"]) > at]
+        figures.sent_after_opt_out += len(late)
+    figures.notes.insert(
+        0, "statuses " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
+    )
+    return figures
+
+
+def _parse(stamp: str) -> datetime:
+    """The sandbox's timestamps (ISO 8601, `Z`, up to 7 fractional digits) as aware datetimes."""
+    text = stamp.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def new_text(case: str) -> str:
+    """A text no other send has: the inbox then tells this send's texts apart."""
+    return f"Fault case {case}: your order {uuid.uuid4().hex[:8]} has shipped."
+
+
+def record(figures: Figures, seconds: float) -> None:
+    FIGURES.append(f"{figures.line()}; {seconds:.0f} s")
