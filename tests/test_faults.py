@@ -7,10 +7,6 @@ Each case drives sends through one point of the pipeline with a fault, then coun
 handsets' inboxes and the app's own API, four broken promises: texted twice, lost, stuck and
 sent after an opt-out. All four must be 0. The figures of every case are printed at the end of
 the run ("fault suite").
-
-A case marked `xfail(strict=True)` breaks a promise today, for the reason it gives; once the
-send pipeline keeps it, the case passes and the strict marker turns the run red until it is
-removed.
 """
 
 from __future__ import annotations
@@ -133,12 +129,6 @@ def statuses_of(answers: list[Answer]) -> str:
     return "answers " + " → ".join(str(a.status or "none") for a in answers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ACS's answer lost, then a 429 on the retry: the message is sent again later with "
-    "fresh repeatability ids, so its recipient is texted twice",
-)
 async def test_a_lost_answer_then_a_429_texts_nobody_twice(case: Case) -> None:
     sends: list[Sent] = []
     # 300 recipients from one sender: three requests of 100. Each first attempt is acted on by
@@ -157,13 +147,6 @@ async def test_a_lost_answer_then_a_429_texts_nobody_twice(case: Case) -> None:
     case.done(figures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a send whose host process was killed mid-send is not finished within the run: its "
-    "messages wait for the dead process's 2-minute claim to lapse (SMS_CLAIM_LEASE_SECONDS is "
-    "not read), the batch is not done, and the client's retry with its Idempotency-Key gets 409",
-)
 async def test_b_host_killed_mid_send_is_finished_exactly_once(case: Case) -> None:
     recipients = numbers(2000, 1000)
     text = new_text("b")
@@ -203,13 +186,6 @@ async def test_b_host_killed_mid_send_is_finished_exactly_once(case: Case) -> No
     case.done(figures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a send whose outcomes could not be written (storage unreachable while ACS was "
-    "answering) is not finished within the run: its messages wait for a 2-minute claim to "
-    "lapse and the batch is not done",
-)
 async def test_c_storage_unreachable_during_the_acs_call(case: Case) -> None:
     recipients = numbers(3000, 700)
     text = new_text("c")
@@ -242,12 +218,6 @@ async def test_c_storage_unreachable_during_the_acs_call(case: Case) -> None:
     case.done(figures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a STOP acknowledged while a send to that number is being retried after ACS 503s "
-    "does not stop the retry: the text reaches the number after its STOP",
-)
 async def test_d_a_stop_wins_over_a_send_being_retried(case: Case) -> None:
     person = "+14255550151"
     recipients = [person, *numbers(4000, 199)]
@@ -282,13 +252,6 @@ async def test_d_a_stop_wins_over_a_send_being_retried(case: Case) -> None:
     case.done(figures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="when storage fails after ACS took part of a send, the answer says 'nothing was "
-    "sent', the messages stay queued for minutes, and a retry with the same Idempotency-Key "
-    "does not finish the send",
-)
 async def test_e_storage_down_after_acs_took_part_of_a_send(case: Case) -> None:
     recipients = numbers(5000, 700)
     text = new_text("e")
@@ -330,12 +293,6 @@ async def test_e_storage_down_after_acs_took_part_of_a_send(case: Case) -> None:
     assert figures.broken() == dict.fromkeys(figures.broken(), 0), figures.line()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="with storage accepting connections but never answering, POST /api/sms and "
-    "GET /api/sms/{id} give no answer for minutes (Table calls have no time limit)",
-)
 async def test_f_storage_that_hangs_gets_an_answer_in_bounded_time(case: Case) -> None:
     first = Sent(None, new_text("f"), ["+14255550152"])
     answer = await case.api.send({"to": first.recipients, "message": first.text})
