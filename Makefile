@@ -3,10 +3,14 @@
 #   make test   ruff, mypy and pytest against real Azurite and the sandbox
 # Every target installs what it needs first (a virtualenv, pip and npm packages).
 
-PYTHON ?= python3
+# The interpreter the virtualenv is built with: Python 3.13, found by scripts/find-python
+# (`make PYTHON=/path/to/python3.13 test` chooses one).
+PYTHON ?=
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+# The stamp names the Python version, so a virtualenv of another version is rebuilt.
+STAMP  := $(VENV)/.installed-py313
 
 .DEFAULT_GOAL := help
 .PHONY: help deps run demo test bench lint typecheck sandbox clean
@@ -19,8 +23,11 @@ help:
 	@echo "make sandbox run only the ACS sandbox on 127.0.0.1:7072 (HTTPS on 7073)"
 	@echo "make clean   remove the virtualenv, node_modules and local data"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): requirements.txt requirements-dev.txt scripts/find-python
+	@python=$$(PYTHON="$(PYTHON)" bash scripts/find-python) && \
+	  if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+	    echo "make: $(VENV) is not Python 3.13; rebuilding it"; rm -rf $(VENV); fi && \
+	  echo "make: $(VENV) with $$python" && "$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
@@ -29,13 +36,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(STAMP) node_modules/.installed
 
-lint: $(VENV)/.installed
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed
+typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: deps lint typecheck
@@ -45,13 +52,13 @@ test: deps lint typecheck
 run: deps
 	$(PY) -m local.run
 
-demo: $(VENV)/.installed
+demo: $(STAMP)
 	$(PY) -m local.demo
 
 bench: deps
 	$(PY) -m bench
 
-sandbox: $(VENV)/.installed
+sandbox: $(STAMP)
 	$(PY) -m local.acs_sandbox --host 127.0.0.1 --port $${ACS_SANDBOX_PORT:-7072} \
 		--https-port $${ACS_SANDBOX_HTTPS_PORT:-7073}
 
