@@ -17,7 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local.func_host.app import DEFAULT_SHUTDOWN_GRACE, STATE, create_app, describe_functions
+from local.func_host.app import DEFAULT_SHUTDOWN_GRACE, create_app, describe_functions
+from local.func_host.host import HostStartError, start_host
 from local.func_host.logs import configure_logging
 from local.func_host.settings import SettingsError, read_local_settings
 
@@ -51,22 +52,21 @@ def choose_port(explicit: int | None, root: Path) -> int:
 
 
 async def serve(args: argparse.Namespace) -> tuple[int, bool]:
-    """Run the host until SIGINT/SIGTERM; return (exit code, whether invocations were abandoned).
-
-    Functions are imported here, inside the running event loop, as the worker imports them.
-    """
+    """Run the host until SIGINT/SIGTERM or its worker's death; return (exit code, whether
+    invocations were abandoned)."""
     root = args.root.resolve()
     if not root.is_dir():
         logger.error("App root %s is not a directory", root)
         return 1, False
-    # Functions run with the app root as working directory, as in Azure (/home/site/wwwroot).
+    # The host runs in the app root, and so does its worker (as in Azure: /home/site/wwwroot).
     os.chdir(root)
     try:
-        app = create_app(root, shutdown_grace=args.shutdown_grace)
         port = choose_port(args.port, root)
-    except SettingsError as error:
+        state = await start_host(root, os.environ, log_level=args.log_level)
+    except (SettingsError, HostStartError) as error:
         logger.error("%s", error)
         return 1, False
+    app = create_app(state, shutdown_grace=args.shutdown_grace)
     runner = web.AppRunner(app, shutdown_timeout=args.shutdown_grace)
     await runner.setup()
     site = web.TCPSite(runner, args.host, port)
@@ -75,32 +75,36 @@ async def serve(args: argparse.Namespace) -> tuple[int, bool]:
     except OSError as error:
         logger.error("Cannot listen on %s:%d: %s", args.host, port, error)
         await runner.cleanup()
+        await state.stop(grace=0)
         return 1, False
     base_url = f"http://{args.host}:{port}"
-    listing = describe_functions(app[STATE], base_url)
+    listing = describe_functions(state, base_url)
     logger.info("Functions:\n  %s", "\n  ".join(listing) if listing else "(none found)")
     logger.info("Host started on %s (root %s)", base_url, root)
     stopping = asyncio.Event()
+    exit_code = 0
+
+    def worker_exited(code: int | None) -> None:
+        # The real host would start a new worker; this one stops, so the failure is seen.
+        nonlocal exit_code
+        logger.error("The worker process exited unexpectedly (code %s); stopping the host", code)
+        exit_code = 1
+        stopping.set()
+
+    state.runner.channel.on_exit = worker_exited
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await stopping.wait()
     logger.info("Shutting down")
     await runner.cleanup()
-    # Function apps keep their clients for the worker's lifetime and get no shutdown hook (the
-    # real worker gives none either): asyncio's "unclosed session" notes at exit are expected.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    return 0, app[STATE].abandoned > 0
+    return exit_code, state.abandoned > 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level)
-    code, abandoned = asyncio.run(serve(args))
-    if abandoned:
-        # A sync function still running in a worker thread would block interpreter exit.
-        logging.shutdown()
-        os._exit(code)
+    code, _ = asyncio.run(serve(args))
     return code
 
 

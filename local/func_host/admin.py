@@ -20,7 +20,7 @@ from local.func_host.model import (
     EVENT_GRID_TRIGGER,
     HTTP_TRIGGER,
     TIMER_TRIGGER,
-    LoadedFunction,
+    IndexedFunction,
 )
 from local.func_host.payloads import TimerInput
 from local.func_host.timers import invoke_timer, utc_now
@@ -35,8 +35,8 @@ async def handle_admin(request: web.Request, state: HostState, path: str) -> web
     if path == "/admin/functions":
         return _only("GET", request) or web.json_response(
             [function_metadata(state, f, request) for f in state.functions.values()]
-            + [{"name": name, "isDisabled": True} for name in state.discovery.disabled]
-            + [{"name": n, "isDisabled": False, "error": e} for n, e in state.errors.items()]
+            + [{"name": name, "isDisabled": True} for name in state.index.disabled]
+            + [{"name": n, "isDisabled": False, "error": e} for n, e in state.index.errors.items()]
         )
     prefix = "/admin/functions/"
     if path.startswith(prefix) and "/" not in path[len(prefix) :]:
@@ -51,20 +51,20 @@ async def handle_admin(request: web.Request, state: HostState, path: str) -> web
 
 def host_status(state: HostState) -> dict[str, Any]:
     """Running once loading finished, even with failures (see `errors`); Error if none loaded."""
-    failed_entirely = not state.functions and bool(state.errors)
+    failed_entirely = not state.loaded and bool(state.errors)
     return {
         "id": "local",
         "state": "Error" if failed_entirely else "Running",
         "version": "local-func-host",
-        "functions": sorted(state.functions),
-        "errors": dict(state.errors),
-        "disabled": list(state.discovery.disabled),
+        "functions": state.loaded,
+        "errors": state.errors,
+        "disabled": list(state.index.disabled),
         "processUptime": round((time.monotonic() - state.started) * 1000),
     }
 
 
 def function_metadata(
-    state: HostState, function: LoadedFunction, request: web.Request
+    state: HostState, function: IndexedFunction, request: web.Request
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "name": function.name,
@@ -72,6 +72,8 @@ def function_metadata(
         "isDisabled": False,
         "config": dict(function.spec.config),
     }
+    if function.name in state.load_errors:
+        metadata["error"] = state.load_errors[function.name]
     if function.trigger_type == HTTP_TRIGGER and function.route is not None:
         prefix = f"/{state.config.route_prefix}" if state.config.route_prefix else ""
         route = function.route.text.strip().removeprefix("~").strip("/")
@@ -90,7 +92,7 @@ def function_metadata(
 
 
 async def _run_now(
-    request: web.Request, state: HostState, function: LoadedFunction
+    request: web.Request, state: HostState, function: IndexedFunction
 ) -> web.Response:
     if function.trigger_type == HTTP_TRIGGER:
         return web.Response(

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import MutableMapping
-from pathlib import Path
 
 from aiohttp import web
 
 from local.func_host.admin import handle_admin
 from local.func_host.eventgrid import WEBHOOK_PATH, handle_webhook
-from local.func_host.host import HostState, load_host
+from local.func_host.host import HostState
 from local.func_host.httptrigger import run_http_function
 from local.func_host.model import TIMER_TRIGGER
 from local.func_host.timers import run_timer
@@ -31,17 +28,10 @@ MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
 
 def create_app(
-    root: Path,
-    *,
-    environ: MutableMapping[str, str] | None = None,
-    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+    state: HostState, *, shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 ) -> web.Application:
-    """Load the app under `root` (settings go into `environ`, default os.environ) and serve it.
-
-    Timers start when the application starts; on shutdown they are cancelled and running
-    invocations get `shutdown_grace` seconds to finish.
-    """
-    state = load_host(root, os.environ if environ is None else environ)
+    """Serve a started host. Timers start with the application; on shutdown they are cancelled,
+    running invocations get `shutdown_grace` seconds to finish, and the worker is stopped."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[STATE] = state
 
@@ -58,7 +48,7 @@ def create_app(
         for task in state.timers:
             task.cancel()
         await asyncio.gather(*state.timers, return_exceptions=True)
-        state.abandoned = await state.runner.drain(shutdown_grace)
+        await state.stop(shutdown_grace)
         if state.abandoned:
             logger.warning("Gave up on %d invocation(s) still running at shutdown", state.abandoned)
 
@@ -119,6 +109,6 @@ def describe_functions(state: HostState, base_url: str) -> list[str]:
                 f"{name}: {function.trigger_type} "
                 f"{base_url}/runtime/webhooks/EventGrid?functionName={name}"
             )
-    lines += [f"{name}: disabled" for name in state.discovery.disabled]
-    lines += [f"{name}: failed to load: {error}" for name, error in state.errors.items()]
+    lines += [f"{name}: disabled" for name in state.index.disabled]
+    lines += [f"{name}: in error: {error}" for name, error in state.errors.items()]
     return lines

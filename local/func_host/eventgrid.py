@@ -5,7 +5,8 @@ in Azure/azure-sdk-for-net): unknown function 404 `cannot find function: '<name>
 the CloudEvents abuse-protection handshake; `aeg-event-type` (compared case-insensitively)
 `SubscriptionValidation` answers `{"validationResponse": ...}` with 200, `Notification` invokes
 the function once per event, all in parallel, then 202 if every one succeeded or 500 if any
-failed (Event Grid then redelivers the whole batch), `Unsubscribe` 202, anything else 400.
+failed, a conversion in the worker or a function that failed to load included (Event Grid then
+redelivers the whole batch), `Unsubscribe` 202, anything else 400.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from local.func_host.invoke import FunctionRunner, invoke_logged
-from local.func_host.model import EVENT_GRID_TRIGGER, LoadedFunction
-from local.func_host.payloads import event_datum
+from local.func_host.model import EVENT_GRID_TRIGGER, IndexedFunction
+from local.func_host.payloads import event_data
 
 logger = logging.getLogger("func_host.eventgrid")
 
@@ -41,7 +42,7 @@ class _BadPayload(ValueError):
 
 
 async def handle_webhook(
-    request: web.Request, functions: Mapping[str, LoadedFunction], runner: FunctionRunner
+    request: web.Request, functions: Mapping[str, IndexedFunction], runner: FunctionRunner
 ) -> web.Response:
     # .NET's ParseQueryString ignores the case of parameter names; the name itself must match.
     name = next((v for k, v in request.query.items() if k.lower() == "functionname"), "")
@@ -70,13 +71,14 @@ async def handle_webhook(
     return web.Response(status=400, text="missing or unknown aeg-event-type header")
 
 
-async def invoke_event(function: LoadedFunction, event: Any, runner: FunctionRunner) -> bool:
+async def invoke_event(function: IndexedFunction, event: Any, runner: FunctionRunner) -> bool:
     """Run the function for one event and write its invocation line; True if it succeeded."""
-    return await invoke_logged(function, event_datum(event), EVENT_GRID_TRIGGER, runner)
+    data, metadata = event_data(event)
+    return await invoke_logged(function, data, EVENT_GRID_TRIGGER, runner, metadata)
 
 
 async def _dispatch(
-    function: LoadedFunction, events: list[Any], runner: FunctionRunner
+    function: IndexedFunction, events: list[Any], runner: FunctionRunner
 ) -> web.Response:
     results = await asyncio.gather(
         *(runner.track(invoke_event(function, event, runner)) for event in events)

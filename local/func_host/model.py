@@ -1,9 +1,8 @@
-"""What a function is to the host: its function.json bindings and, once loaded, its entry point."""
+"""What a function is to the host: its function.json, and what the host made of it."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,21 @@ SUPPORTED_TRIGGERS = (HTTP_TRIGGER, EVENT_GRID_TRIGGER, TIMER_TRIGGER)
 RETURN_BINDING = "$return"
 
 
-class FunctionLoadError(RuntimeError):
-    """A function folder that cannot be loaded; the message lists every problem found."""
+class FunctionIndexError(RuntimeError):
+    """A function.json the host cannot use; the message lists every problem found."""
 
 
 @dataclass(frozen=True)
 class Binding:
     name: str
     type: str
-    direction: str
-    settings: Mapping[str, Any]
+    direction: str  # lower-cased: in, out or inout
+    settings: Mapping[str, Any]  # the binding's whole object in function.json
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """function.json as read from disk, before any import."""
+    """function.json as read from disk."""
 
     name: str
     folder: Path
@@ -55,14 +54,14 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
-class LoadedFunction:
-    """A function ready to invoke: its entry point and its trigger's compiled settings."""
+class IndexedFunction:
+    """A function the host accepted: its id for the worker and its trigger's compiled settings.
+
+    Whether the worker could load it is the worker's answer, kept by the host state.
+    """
 
     spec: FunctionSpec
-    entry_point: Callable[..., Any]
-    requires_context: bool
-    output_params: tuple[str, ...] = ()
-    raw_trigger: bool = False  # trigger annotated str/bytes: the worker passes the raw payload
+    function_id: str
     route: RouteTemplate | None = None
     methods: frozenset[str] | None = None
     schedule: Schedule | None = None
@@ -81,9 +80,9 @@ class LoadedFunction:
         return self.spec.trigger.name
 
     @property
-    def has_return(self) -> bool:
-        return self.spec.return_binding is not None
-
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.entry_point)
+    def http_output(self) -> str | None:
+        """The name of the http output binding (`$return` or a parameter), if any."""
+        return next(
+            (b.name for b in self.spec.bindings if b.type == "http" and b.direction == "out"),
+            None,
+        )

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from local.func_host.invoke import FunctionRunner, invoke_logged
-from local.func_host.model import TIMER_TRIGGER, LoadedFunction
-from local.func_host.payloads import TimerInput, timer_datum
+from local.func_host.model import TIMER_TRIGGER, IndexedFunction
+from local.func_host.payloads import TimerInput, timer_data
 from local.func_host.schedule import Schedule
 
 logger = logging.getLogger("func_host.timer")
@@ -29,13 +29,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def invoke_timer(function: LoadedFunction, timer: TimerInput, runner: FunctionRunner) -> bool:
+async def invoke_timer(
+    function: IndexedFunction, timer: TimerInput, runner: FunctionRunner
+) -> bool:
     """Run the function once with this TimerInfo; write its invocation line; True if ok."""
-    return await invoke_logged(function, timer_datum(timer), TIMER_TRIGGER, runner)
+    return await invoke_logged(function, timer_data(timer), TIMER_TRIGGER, runner)
 
 
 async def run_timer(
-    function: LoadedFunction,
+    function: IndexedFunction,
     runner: FunctionRunner,
     *,
     clock: Callable[[], datetime] = utc_now,
@@ -85,7 +87,7 @@ async def _sleep_until(moment: datetime, clock: Callable[[], datetime]) -> None:
 
 
 def _log_skipped(
-    function: LoadedFunction, schedule: Schedule, due: datetime, finished: datetime
+    function: IndexedFunction, schedule: Schedule, due: datetime, finished: datetime
 ) -> None:
     skipped = 0
     occurrence = schedule.next_after(due)

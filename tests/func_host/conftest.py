@@ -1,7 +1,7 @@
 """A real host process serving the sample app, shared by the end-to-end tests of this folder.
 
-It runs as a subprocess (`python -m local.func_host`) so the sample functions are imported there,
-not into the test process. The app is copied to a temporary directory first, because
+It runs as a subprocess (`python -m local.func_host`), which starts its own worker process where
+Microsoft's worker library imports the sample functions. The app is copied to a temporary directory first, because
 local.settings.json is git-ignored and byproducts such as __pycache__ must not land in the tree.
 """
 
@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from local.stack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = Path(__file__).resolve().parent / "sample_app"
@@ -51,12 +52,6 @@ class HostProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def copy_sample_app(target: Path) -> Path:

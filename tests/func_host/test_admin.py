@@ -24,17 +24,17 @@ def test_status_is_running_and_names_the_functions_that_failed(client: httpx.Cli
         "records",
         "tick",
     ]
-    assert sorted(status["errors"]) == ["broken_binding", "broken_import"]
-    assert (
-        "declared in function.json but not in Python: ['request']"
-        in (status["errors"]["broken_binding"])
+    assert sorted(status["errors"]) == ["broken_binding", "broken_import", "wrong_trigger"]
+    assert status["errors"]["broken_binding"] == (
+        "FunctionLoadError: cannot load the broken_binding function: the following parameters "
+        "are declared in Python but not in function.json: {'req'}"
     )
     assert status["disabled"] == ["disabled_fn", "switched_off"]
 
 
 def test_load_errors_are_explained_in_the_host_log(sample_host: HostProcess) -> None:
     log = sample_host.log()
-    assert "Function 'broken_import' failed to load" in log
+    assert "Worker failed to load function: 'broken_import' with functionId: '" in log
     assert "ModuleNotFoundError: No module named 'samplelib.missing'" in log
 
 
@@ -82,8 +82,18 @@ def test_run_now_refusals(client: httpx.Client) -> None:
     assert client.post("/admin/functions/items", json={"input": ""}).status_code == 400
     assert client.post("/admin/functions/on_event", json={"input": "{nope"}).status_code == 400
     assert client.post("/admin/functions/nope", json={"input": ""}).status_code == 404
-    assert client.post("/admin/functions/broken_import", json={"input": ""}).status_code == 404
+    assert client.post("/admin/functions/switched_off", json={"input": ""}).status_code == 404
     assert client.delete("/admin/functions/nightly").status_code == 405
+
+
+def test_running_a_function_that_failed_to_load_fails_in_the_log(
+    client: httpx.Client, sample_host: HostProcess
+) -> None:
+    event = json.dumps({"id": "by-hand", "subject": "s", "eventType": "t", "data": {}})
+    assert client.post("/admin/functions/broken_import", json={"input": event}).status_code == 202
+    wait_for(
+        lambda: "Functions.broken_import' trigger=eventGridTrigger outcome=" in sample_host.log()
+    )
 
 
 def test_ping_and_home_page(client: httpx.Client) -> None:

@@ -147,11 +147,26 @@ def test_missing_or_unknown_event_type_is_400(client: httpx.Client, headers: Any
     assert post_events(client, [sms_event()], headers=headers).status_code == 400
 
 
-@pytest.mark.parametrize("function", ["nope", "items", "broken_import", ""])
+@pytest.mark.parametrize("function", ["nope", "items", ""])
 def test_unknown_function_is_404(client: httpx.Client, function: str) -> None:
     response = post_events(client, [sms_event()], function=function)
     assert response.status_code == 404
     assert response.text == f"cannot find function: '{function}'"
+
+
+def test_a_function_that_failed_to_load_answers_500_so_event_grid_retries(
+    client: httpx.Client,
+) -> None:
+    response = post_events(client, [sms_event()], function="broken_import")
+    assert response.status_code == 500
+    assert response.text == "Exception while executing function: Functions.broken_import"
+
+
+def test_an_event_the_converter_refuses_answers_500(client: httpx.Client) -> None:
+    # azure.functions refuses an eventTime with a non-zero offset; on Azure that is a failed
+    # invocation (and a retry), not a 400.
+    event = {**sms_event(), "eventTime": "2020-09-18T02:27:47+02:00"}
+    assert post_events(client, [event]).status_code == 500
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'"just a string"', b"[1, 2]"])

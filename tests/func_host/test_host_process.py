@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +68,44 @@ def test_state_is_error_when_no_function_loads(tmp_path: Path) -> None:
         assert "timerTrigger needs a `schedule`" in status["errors"]["only_broken"]
     finally:
         assert host.stop() == 0
+
+
+def _worker_pid(log: str) -> int:
+    match = re.search(r"Worker process started \(pid (\d+)\)", log)
+    assert match is not None, log
+    return int(match.group(1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_worker_is_a_process_of_its_own_and_stops_with_the_host(tmp_path: Path) -> None:
+    host = start_host(copy_sample_app(tmp_path))
+    worker = _worker_pid(host.log())
+    assert worker != host.process.pid and _alive(worker)
+    assert host.stop() == 0
+    wait_for(lambda: not _alive(worker))
+
+
+def test_a_worker_that_dies_stops_the_host(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    folder = root / "suicide"
+    folder.mkdir(parents=True)
+    (root / "host.json").write_text(json.dumps({"version": "2.0"}))
+    (folder / "function.json").write_text(
+        json.dumps({"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"}]})
+    )
+    (folder / "__init__.py").write_text("import os\n\ndef main(req) -> None:\n    os._exit(3)\n")
+    host = start_host(root)
+    response = httpx.get(f"{host.url}/api/suicide", timeout=10)
+    assert response.status_code == 500  # the invocation never got its answer
+    assert host.process.wait(timeout=10) == 1
+    assert "The worker process exited unexpectedly (code 3); stopping the host" in host.log()
 
 
 def test_missing_host_json_stops_the_host_with_a_clear_error(tmp_path: Path) -> None:

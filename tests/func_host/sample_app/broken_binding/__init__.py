@@ -1,4 +1,4 @@
-"""Deliberately broken: the binding is called `request` but the parameter `req`."""
+"""Deliberately broken function.json: the binding is called `request`, the parameter `req`."""
 
 import azure.functions as func
 

@@ -1,0 +1,1 @@
+"""The language worker process: Microsoft's worker library behind a small proxy (see `proxy`)."""
