@@ -3,28 +3,24 @@
 The port is `--port`, else `FUNCTIONS_HOST_PORT`, else local.settings.json `Host.LocalHttpPort`,
 else 7071 (Core Tools' default). SIGINT/SIGTERM stop the timers and give running invocations a
 few seconds to finish.
+
+Start-up overlaps the two processes: the worker is started first thing (it imports the worker
+library and the functions on another core) while this process imports the rest of the host and
+its HTTP server, so a cold start costs about the longer of the two rather than their sum. Only
+light modules are imported before the worker is started; the host itself is in `serving`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
+from local.func_host.settings import SettingsError, apply_app_settings, read_local_settings
+from local.func_host.spawn import SpawnedWorker, spawn_worker
 
-from local.func_host.app import DEFAULT_SHUTDOWN_GRACE, create_app, describe_functions
-from local.func_host.host import HostStartError, start_host
-from local.func_host.logs import configure_logging
-from local.func_host.settings import SettingsError, read_local_settings
-
-logger = logging.getLogger("func_host")
-
-DEFAULT_PORT = 7071
+DEFAULT_SHUTDOWN_GRACE = 5.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,70 +38,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def choose_port(explicit: int | None, root: Path) -> int:
-    if explicit is not None:
-        return explicit
-    from_env = os.environ.get("FUNCTIONS_HOST_PORT", "")
-    if from_env.isdigit():
-        return int(from_env)
-    return read_local_settings(root).local_http_port or DEFAULT_PORT
-
-
-async def serve(args: argparse.Namespace) -> tuple[int, bool]:
-    """Run the host until SIGINT/SIGTERM or its worker's death; return (exit code, whether
-    invocations were abandoned)."""
+def prestart_worker(args: argparse.Namespace) -> SpawnedWorker | None:
+    """Start the worker now if the app root looks usable; `serving` reports any problem."""
     root = args.root.resolve()
-    if not root.is_dir():
-        logger.error("App root %s is not a directory", root)
-        return 1, False
-    # The host runs in the app root, and so does its worker (as in Azure: /home/site/wwwroot).
-    os.chdir(root)
+    if not (root / "host.json").is_file():
+        return None
     try:
-        port = choose_port(args.port, root)
-        state = await start_host(root, os.environ, log_level=args.log_level)
-    except (SettingsError, HostStartError) as error:
-        logger.error("%s", error)
-        return 1, False
-    app = create_app(state, shutdown_grace=args.shutdown_grace)
-    runner = web.AppRunner(app, shutdown_timeout=args.shutdown_grace)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, port)
-    try:
-        await site.start()
-    except OSError as error:
-        logger.error("Cannot listen on %s:%d: %s", args.host, port, error)
-        await runner.cleanup()
-        await state.stop(grace=0)
-        return 1, False
-    base_url = f"http://{args.host}:{port}"
-    listing = describe_functions(state, base_url)
-    logger.info("Functions:\n  %s", "\n  ".join(listing) if listing else "(none found)")
-    logger.info("Host started on %s (root %s)", base_url, root)
-    stopping = asyncio.Event()
-    exit_code = 0
-
-    def worker_exited(code: int | None) -> None:
-        # The real host would start a new worker; this one stops, so the failure is seen.
-        nonlocal exit_code
-        logger.error("The worker process exited unexpectedly (code %s); stopping the host", code)
-        exit_code = 1
-        stopping.set()
-
-    state.runner.channel.on_exit = worker_exited
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    logger.info("Shutting down")
-    await runner.cleanup()
-    return exit_code, state.abandoned > 0
+        apply_app_settings(read_local_settings(root).values, os.environ)
+        return spawn_worker(str(root), os.environ, log_level=args.log_level)
+    except (SettingsError, OSError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging(args.log_level)
-    code, _ = asyncio.run(serve(args))
-    return code
+    spawned = prestart_worker(args)
+    from local.func_host.serving import run
+
+    return run(args, spawned)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,11 @@ from local.func_host.timers import run_timer
 logger = logging.getLogger("func_host")
 
 STATE = web.AppKey("func_host_state", HostState)
-DEFAULT_SHUTDOWN_GRACE = 5.0
 # The Functions host accepts request bodies up to 100 MB; aiohttp's default is 1 MiB.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
 
-def create_app(
-    state: HostState, *, shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
-) -> web.Application:
+def create_app(state: HostState, *, shutdown_grace: float) -> web.Application:
     """Serve a started host. Timers start with the application; on shutdown they are cancelled,
     running invocations get `shutdown_grace` seconds to finish, and the worker is stopped."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)

@@ -14,19 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import sys
-import uuid
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local.func_host import messages
+from local.func_host.spawn import WORKER_SCRIPT, SpawnedWorker, spawn_worker
 from local.func_host.wire import ChannelClosed, encode, open_channel, read_message
 
 logger = logging.getLogger("func_host.worker")
 
-WORKER_SCRIPT = Path(__file__).resolve().parent / "worker" / "__main__.py"
 HOST_VERSION = "4.0.0-local"
 START_TIMEOUT = 60.0  # seconds for the worker to open its stream, as the real host's default
 _RPC_LEVELS = {
@@ -46,7 +44,7 @@ class WorkerError(RuntimeError):
 class WorkerChannel:
     """One worker process and the requests waiting for its answers."""
 
-    def __init__(self, process: asyncio.subprocess.Process, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], writer: asyncio.StreamWriter) -> None:
         self.process = process
         self._writer = writer
         self._pending: dict[str, asyncio.Future[messages.StreamingMessage]] = {}
@@ -57,50 +55,36 @@ class WorkerChannel:
 
     @classmethod
     async def start(
-        cls, root: Path, environ: Mapping[str, str], *, log_level: str = "INFO"
+        cls,
+        root: Path,
+        environ: Mapping[str, str],
+        *,
+        log_level: str = "INFO",
+        spawned: SpawnedWorker | None = None,
     ) -> WorkerChannel:
-        """Start the worker in `root` with `environ` and wait for its StartStream."""
-        host_end, worker_end = socket.socketpair()
-        worker_id = str(uuid.uuid4())
-        env = {
-            **environ,
-            "AzureWebJobsScriptRoot": str(root),
-            "FUNCTIONS_WORKER_RUNTIME": "python",
-            "PYTHONUNBUFFERED": "1",
-        }
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-P",  # the script's folder is not the app's: keep it off sys.path
-                str(WORKER_SCRIPT),
-                *("--channel-fd", str(worker_end.fileno())),
-                *("--worker-id", worker_id, "--request-id", str(uuid.uuid4())),
-                *("--log-level", log_level),
-                cwd=root,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(worker_end.fileno(),),
-            )
-        finally:
-            worker_end.close()
-        reader, writer = await open_channel(host_end)
-        channel = cls(process, writer)
-        channel._watch(reader)
+        """Start the worker in `root` with `environ` (or take over `spawned`) and wait for its
+        StartStream."""
+        if spawned is None:
+            try:
+                spawned = spawn_worker(str(root), environ, log_level=log_level)
+            except OSError as error:
+                raise WorkerError(f"the worker process did not start: {error}") from None
+        reader, writer = await open_channel(spawned.host_end)
+        channel = cls(spawned.process, writer)
+        await channel._watch(reader)
         try:
             await asyncio.wait_for(asyncio.shield(channel._started), START_TIMEOUT)
         except (TimeoutError, WorkerError) as error:
             await channel.stop(grace=0)
             raise WorkerError(f"the worker process did not start: {error}") from None
-        logger.info("Worker process started (pid %d)", process.pid)
+        logger.info("Worker process started (pid %d)", spawned.process.pid)
         return channel
 
     async def init(self, root: Path) -> messages.WorkerInitResponse:
         request = messages.WorkerInitRequest(
             host_version=HOST_VERSION,
             capabilities={},
-            worker_directory=str(WORKER_SCRIPT.parent),
+            worker_directory=str(Path(WORKER_SCRIPT).parent),
             function_app_directory=str(root),
         )
         answer = await self._ask("init", worker_init_request=request)
@@ -129,13 +113,16 @@ class WorkerChannel:
         with contextlib.suppress(ConnectionError):
             self._writer.close()
         try:
-            await asyncio.wait_for(self.process.wait(), grace)
+            await asyncio.wait_for(self._exited(), grace)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-            await self.process.wait()
+            await self._exited()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         return self.process.returncode
+
+    async def _exited(self) -> int:
+        return await asyncio.shield(self._exit)
 
     async def _ask(self, key: str, **content: Any) -> messages.StreamingMessage:
         if self.closed.is_set():
@@ -150,12 +137,16 @@ class WorkerChannel:
         finally:
             self._pending.pop(key, None)
 
-    def _watch(self, reader: asyncio.StreamReader) -> None:
+    async def _watch(self, reader: asyncio.StreamReader) -> None:
         assert self.process.stdout is not None and self.process.stderr is not None
+        # One thread waits for the process; its output pipes are read on the loop.
+        self._exit = asyncio.ensure_future(asyncio.to_thread(self.process.wait))
         self._tasks = [
             asyncio.create_task(self._read_messages(reader)),
-            asyncio.create_task(_log_lines(self.process.stdout, logging.INFO)),
-            asyncio.create_task(_log_lines(self.process.stderr, logging.WARNING)),
+            asyncio.create_task(_log_lines(await _pipe_reader(self.process.stdout), logging.INFO)),
+            asyncio.create_task(
+                _log_lines(await _pipe_reader(self.process.stderr), logging.WARNING)
+            ),
         ]
 
     async def _read_messages(self, reader: asyncio.StreamReader) -> None:
@@ -166,7 +157,7 @@ class WorkerChannel:
             pass
         finally:
             self.closed.set()
-            code = await self.process.wait()
+            code = await self._exited()
             failure = WorkerError(f"the worker process exited (code {code})")
             if not self._started.done():
                 self._started.set_exception(failure)
@@ -201,6 +192,13 @@ class WorkerChannel:
 def _relay_log(log: messages.RpcLog) -> None:
     level = _RPC_LEVELS.get(log.level, logging.INFO)
     logging.getLogger(log.category or "worker").log(level, "%s", log.message)
+
+
+async def _pipe_reader(pipe: IO[bytes]) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
 
 
 async def _log_lines(stream: asyncio.StreamReader, level: int) -> None:

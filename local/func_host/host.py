@@ -25,10 +25,12 @@ from local.func_host.model import HTTP_TRIGGER, IndexedFunction
 from local.func_host.routing import Route, Router
 from local.func_host.settings import (
     HostConfig,
+    SettingsError,
     apply_app_settings,
     read_host_config,
     read_local_settings,
 )
+from local.func_host.spawn import SpawnedWorker
 
 logger = logging.getLogger("func_host")
 
@@ -79,16 +81,26 @@ class HostState:
 
 
 async def start_host(
-    root: Path, environ: MutableMapping[str, str], *, log_level: str = "INFO"
+    root: Path,
+    environ: MutableMapping[str, str],
+    *,
+    log_level: str = "INFO",
+    spawned: SpawnedWorker | None = None,
 ) -> HostState:
-    """Apply local.settings.json to `environ`, index the app and load it into a new worker.
+    """Apply local.settings.json to `environ`, index the app and load it into a new worker
+    (`spawned`, if one was started already).
 
     Raises SettingsError if host.json or local.settings.json is unusable, HostStartError if the
     worker cannot start; a function that fails to index or to load is recorded in `errors`.
     """
-    root, config, index = _read_app(root, environ)
     try:
-        channel = await WorkerChannel.start(root, environ, log_level=log_level)
+        root, config, index = _read_app(root, environ)
+    except SettingsError:
+        if spawned is not None:
+            spawned.abandon()
+        raise
+    try:
+        channel = await WorkerChannel.start(root, environ, log_level=log_level, spawned=spawned)
     except WorkerError as error:
         raise HostStartError(str(error)) from None
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.func_host.__main__ import choose_port
+from local.func_host.serving import choose_port
 from tests.func_host.conftest import REPO_ROOT, copy_sample_app, start_host, wait_for
 
 

@@ -30,6 +30,8 @@ from local.func_host.wire import ChannelClosed, encode, open_channel, read_messa
 
 logger = logging.getLogger("func_host.worker")
 
+LIBRARY = "azure_functions_runtime_v1"
+
 # The invocation an async function runs in (each request is its own task, so its own context);
 # sync functions run in the library's threads, where it sets its own `invocation_id_cv`.
 _invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("invocation", default=None)
@@ -61,6 +63,7 @@ class Proxy:
         self._thread = threading.get_ident()
         self._tasks: set[asyncio.Task[None]] = set()
         self.library: ModuleType | None = None
+        self.imports_ahead: threading.Thread | None = None
 
     def send(self, **content: Any) -> None:
         """Send one StreamingMessage; safe to call from any thread."""
@@ -106,14 +109,12 @@ class Proxy:
             logger.exception("cannot handle %s", content)
 
     async def _init(self, message: messages.StreamingMessage) -> Any:
-        app_root = message.worker_init_request.function_app_directory
-        if app_root:
-            # As the proxy worker does: the app root after the installed packages, and the cwd.
-            if app_root not in sys.path:
-                sys.path.append(app_root)
-            os.chdir(app_root)
-        # Imported now, as the proxy worker imports it once the app's paths are in place.
-        library = self.library = importlib.import_module("azure_functions_runtime_v1")
+        if self.imports_ahead is not None:
+            # Done before the library looks at sys.modules, where a module still being
+            # imported by the other thread would be found half-made.
+            await asyncio.to_thread(self.imports_ahead.join)
+        use_app_root(message.worker_init_request.function_app_directory)
+        library = self.library = importlib.import_module(LIBRARY)
         library.start_threadpool_executor()
         request = WorkerRequest(
             "WorkerInitRequest", message, {"protos": messages, "host": self._host}
@@ -147,6 +148,24 @@ class ChannelLogHandler(logging.Handler):
             self.handleError(record)
 
 
+def use_app_root(app_root: str) -> None:
+    """As the proxy worker does: the app root after the installed packages, and the cwd."""
+    if app_root:
+        if app_root not in sys.path:
+            sys.path.append(app_root)
+        os.chdir(app_root)
+
+
+def import_ahead() -> None:
+    """Import the library and azure.functions while the host gets ready to send the init
+    request: the same modules the init request imports, only sooner."""
+    for name in (LIBRARY, "azure.functions"):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            return  # the init request imports them again and answers the error
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="func_host worker", description=__doc__)
     parser.add_argument("--channel-fd", type=int, required=True)
@@ -161,6 +180,11 @@ async def run(args: argparse.Namespace) -> None:
     reader, writer = await open_channel(sock)
     proxy = Proxy(writer, args.request_id, host="127.0.0.1")
     proxy.send(start_stream=messages.StartStream(worker_id=args.worker_id))
+    # The host names the app root in the environment too (as on Azure), so the paths are in
+    # place before anything is imported from them.
+    use_app_root(os.environ.get("AzureWebJobsScriptRoot", ""))  # noqa: SIM112 - Azure's name
+    proxy.imports_ahead = threading.Thread(target=import_ahead, name="import-ahead", daemon=True)
+    proxy.imports_ahead.start()
     root = logging.getLogger()
     root.handlers[:] = [ChannelLogHandler(proxy)]
     root.setLevel(args.log_level.upper())
