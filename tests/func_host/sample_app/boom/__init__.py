@@ -7,4 +7,5 @@ import azure.functions as func
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
     logging.info("boom was asked to text +15551234567")
+    print("boom printed +15551234567")
     raise ValueError("cannot reach +15551234567")
