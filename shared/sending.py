@@ -87,6 +87,10 @@ class SmsSender:
         self._lease = claim_lease
         self._clock = clock
 
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._dispatcher
+
     async def send(
         self,
         request: SendRequest,
@@ -108,6 +112,7 @@ class SmsSender:
         now = self._clock()
         if confirming_opt_out and len(valid) != 1:
             raise ValueError("an opt-out confirmation goes to exactly one recipient")
+        owns_key = False  # only a key this request holds may be given up on its failure
         try:
             if request.dry_run:
                 opt_outs = await self._storage.opt_outs.find(senders, valid)
@@ -121,6 +126,7 @@ class SmsSender:
                 if isinstance(claimed, SendOutcome):
                     return claimed
                 batch_id, overwrite = claimed
+                owns_key = True
             opt_outs = (
                 set() if confirming_opt_out else await self._storage.opt_outs.find(senders, valid)
             )
@@ -130,7 +136,9 @@ class SmsSender:
             messages = await self._split_by_budget(messages, now)
             await self._storage.outbox.add(outbox_rows(messages, now, self._lease))
         except StoreUnavailableError as exc:
-            if idempotency_key is not None:
+            # A repeat that failed while asking for the key must not release the first
+            # request's claim: that would let the next repeat send the batch a second time.
+            if idempotency_key is not None and owns_key:
                 await self._forget_key(idempotency_key)
             raise NothingSentError(str(exc)) from exc
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -261,3 +262,40 @@ async def test_recipients_outside_the_allowed_countries_are_never_sent(sandbox_u
     assert [r["recipients"] for r in sandbox_get(sandbox_url, "/sandbox/requests")] == [
         ["+14255550160"]
     ]
+
+
+async def test_a_repeat_failing_on_storage_never_frees_the_first_requests_key(
+    sandbox_url: str,
+) -> None:
+    """The first request with a key is still running; a repeat fails because storage is
+    unreachable while it asks for the key. It must not release the key: the next repeat would
+    then send the whole batch a second time."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from shared.errors import IdempotencyKeyInUseError, NothingSentError, StoreUnavailableError
+    from shared.send_request import parse_send_request
+    from shared.sending import SmsSender
+    from shared.tables.idempotency_keys import IdempotencyKeys
+
+    class UnreachableKeys(IdempotencyKeys):
+        async def claim(self, *args: object, **kwargs: object) -> Any:
+            raise StoreUnavailableError("Table Storage unavailable: ServiceRequestError")
+
+    services = await get_services()
+    request = parse_send_request(
+        {"to": "+14255550180", "message": "once"}, pool=SENDERS, default_region="US"
+    )
+    key = "order-4711"
+    now = datetime.now(UTC)
+    first = await services.storage.idempotency.claim(
+        key, fingerprint=request.fingerprint, batch_id="first", now=now, lease=timedelta(minutes=2)
+    )
+    assert first.outcome == "new"  # the first request holds it and is still at work
+    storage = replace(services.storage, idempotency=UnreachableKeys(services.storage.gateway))
+    flaky = SmsSender(services.settings, storage, services.sender.dispatcher)
+    with pytest.raises(NothingSentError):
+        await flaky.send(request, idempotency_key=key)
+    with pytest.raises(IdempotencyKeyInUseError):  # still the first request's
+        await services.sender.send(request, idempotency_key=key)
+    assert sandbox_get(sandbox_url, "/sandbox/messages", to="+14255550180") == []

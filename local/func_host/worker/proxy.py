@@ -78,7 +78,12 @@ class Proxy:
             try:
                 message = await read_message(reader)
             except ChannelClosed:
-                return  # the host is gone or done with us
+                # The host is gone (or done with us): a worker outliving its host would go on
+                # running invocations nobody owns any more, which Azure never does. Leave now,
+                # without waiting for the library's threads.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
             task = asyncio.create_task(self._dispatch(message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
