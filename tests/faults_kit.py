@@ -9,7 +9,6 @@ It never imports the app, so it judges whatever the app's core becomes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -128,9 +127,6 @@ class Sandbox:
         response = await self._http.request(method, f"{self.url}{path}", timeout=30, **options)
         response.raise_for_status()
         return response.json() if response.content else None
-
-    async def reset(self) -> None:
-        await self._call("POST", "/sandbox/reset")
 
     async def fault(self, kind: str, *, times: int = 1, **options: Any) -> None:
         await self._call("POST", "/sandbox/faults", json={"kind": kind, "times": times, **options})
@@ -292,20 +288,30 @@ class FaultStack:
 
     def kill_host(self) -> None:
         """SIGKILL, as when a worker is recycled mid-invocation: nothing runs on the way out."""
-        if self.host is None or self.host.process is None:
-            return
-        if self.host.process.poll() is None:
-            os.killpg(self.host.process.pid, signal.SIGKILL)
-            self.host.process.wait(timeout=10)
-        self.host = None
+        if self.host is not None:
+            _kill(self.host)
+            self.host = None
+
+    def fresh_sandbox(self) -> None:
+        """A new sandbox process on the same port: no inbox, faults, opt-outs or events left.
+
+        Cheaper and surer than `POST /sandbox/reset` after a heavy case: cancelling a thousand
+        event deliveries in flight can take the sandbox many seconds, and httpx's pool may keep
+        slots of the cancelled requests (encode/httpcore#1093), stalling later deliveries."""
+        _kill(self.sandbox)
+        self.sandbox.start(timeout=60)
 
     def stop(self) -> None:
         self.kill_host()
-        # Reports still queued for the host (now gone) would hold the sandbox's shutdown.
-        with contextlib.suppress(httpx.HTTPError):
-            httpx.post(f"http://127.0.0.1:{self.sandbox.port}/sandbox/reset", timeout=5)
-        for service in (self.sandbox, self.proxy, self.azurite):
+        _kill(self.sandbox)  # its queued reports would only hold up a graceful shutdown
+        for service in (self.proxy, self.azurite):
             service.stop()
+
+
+def _kill(service: Service) -> None:
+    if service.process is not None and service.process.poll() is None:
+        os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait(timeout=10)
 
 
 def _fresh(path: Path) -> Path:
