@@ -421,8 +421,13 @@ async def judge(
         if progress.status != 200 or not progress.body["done"]:
             figures.stuck += 1
             figures.notes.append(f"batch not done ({progress.short()})")
+    ours = {sent.text for sent in sends}  # the sends' texts, not a keyword's confirmation
     for phone, at in (opted_out_at or {}).items():
-        late = [m for m in inbox if m["to"] == phone and _parse(m["receivedAt"]) > at]
+        late = [
+            m
+            for m in inbox
+            if m["to"] == phone and m["message"] in ours and _parse(m["receivedAt"]) > at
+        ]
         figures.sent_after_opt_out += len(late)
     figures.notes.insert(
         0, "statuses " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
