@@ -96,6 +96,8 @@ async def _read_json(request: web.Request) -> Any:
         return json.loads(await request.read())
     except ValueError as error:
         raise _BadPayload(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:  # nested deeper than any event: a bad request, not a crash
+        raise _BadPayload("the request body is nested too deeply") from None
 
 
 def _events(payload: Any) -> list[Any]:

@@ -169,7 +169,9 @@ def test_an_event_the_converter_refuses_answers_500(client: httpx.Client) -> Non
     assert post_events(client, [event]).status_code == 500
 
 
-@pytest.mark.parametrize("body", [b"{not json", b'"just a string"', b"[1, 2]"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'"just a string"', b"[1, 2]", b"[" * 100_000 + b"]" * 100_000]
+)
 def test_unusable_body_is_400(client: httpx.Client, body: bytes) -> None:
     response = client.post(
         WEBHOOK, params={"functionName": "on_event"}, content=body, headers=NOTIFICATION
