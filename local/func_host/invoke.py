@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Mapping
@@ -49,7 +50,7 @@ def new_id() -> str:
 
 def _trace_parent() -> str:
     """A W3C traceparent for the invocation, as the host sends one from its activity."""
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
 
 
 class FunctionRunner:

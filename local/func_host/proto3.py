@@ -28,10 +28,6 @@ class Kind:
     is_message: bool = False
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 STRING = Kind(str, str, str)
 INT = Kind(int, int, int)
 DOUBLE = Kind(float, float, float)
@@ -70,6 +66,8 @@ def list_of(item: Kind) -> Kind:
 
 
 _REGISTRY: dict[str, type[Message]] = {}
+# Values stored as given: scalars, and containers of the type the field keeps.
+_AS_IS = (str, int, float, bool, bytes, dict, list)
 
 
 class Message:
@@ -77,69 +75,82 @@ class Message:
 
     FIELDS: ClassVar[Mapping[str, Kind]] = {}
     ONEOFS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # Worked out once per class: each oneof member's group, and each field's default value
+    # where it is immutable (those equal to it are not sent).
+    _GROUP_OF: ClassVar[dict[str, str]] = {}
+    _UNSENT: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
         _REGISTRY[cls.__name__] = cls
+        cls._GROUP_OF = {m: group for group, members in cls.ONEOFS.items() for m in members}
+        cls._UNSENT = {
+            name: kind.default()
+            for name, kind in cls.FIELDS.items()
+            if not kind.is_message and name not in cls._GROUP_OF
+        }
 
     def __init__(self, **values: Any) -> None:
-        self._values: dict[str, Any] = {}
+        # Set fields live in the instance's __dict__, so reading one is a plain attribute read;
+        # `__getattr__` answers for the others. No field is named like a method of this class.
+        fields = self.__dict__
         for name, value in values.items():
             if name not in self.FIELDS:
                 raise ValueError(f'Protocol message {type(self).__name__} has no "{name}" field.')
             if value is None:
                 continue  # as in protobuf: None leaves a field unset
-            group = self._group_of(name)
-            for member in self.ONEOFS[group] if group is not None else ():
-                self._values.pop(member, None)
-            if isinstance(value, Mapping):
-                value = dict(value)
-            elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
-                value = list(value)
-            self._values[name] = value
+            group = self._GROUP_OF.get(name)
+            if group is not None:
+                for member in self.ONEOFS[group]:
+                    fields.pop(member, None)
+            if type(value) not in _AS_IS and not isinstance(value, Message):
+                if isinstance(value, Mapping):
+                    value = dict(value)
+                elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
+                    value = list(value)
+            fields[name] = value
 
     def __getattr__(self, name: str) -> Any:
-        # Called only for names normal lookup misses, so for every field: set, or its default.
+        # Called only for fields that are not set: they read as their default.
         kind = type(self).FIELDS.get(name)
-        if kind is None or name.startswith("_"):
+        if kind is None:
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        values = self.__dict__["_values"]
-        if name in values:
-            return values[name]
         value = kind.default()
         if isinstance(value, dict | list):
-            values[name] = value  # a map or list read back is the same object, as in protobuf
+            self.__dict__[name] = (
+                value  # a map or list read back is the same object, as in protobuf
+            )
         return value
 
     def WhichOneof(self, group: str) -> str | None:  # protobuf's name
         """The member of `group` that is set, or None."""
         if group not in self.ONEOFS:
             raise ValueError(f'Protocol message has no "{group}" oneof.')
-        return next((m for m in self.ONEOFS[group] if m in self._values), None)
+        fields = self.__dict__
+        return next((m for m in self.ONEOFS[group] if m in fields), None)
 
     def HasField(self, name: str) -> bool:  # protobuf's name
         """True if a sub-message or oneof member `name` was set."""
-        return name in self._values
-
-    def _group_of(self, name: str) -> str | None:
-        return next((group for group, names in self.ONEOFS.items() if name in names), None)
+        return name in self.__dict__
 
     def to_wire(self) -> dict[str, Wire]:
         out = {}
-        for name, value in self._values.items():
-            kind = self.FIELDS[name]
-            in_oneof = self._group_of(name) is not None
-            if not in_oneof and not kind.is_message and value == kind.default():
+        unsent, fields = self._UNSENT, self.FIELDS
+        for name, value in self.__dict__.items():
+            if name in unsent and value == unsent[name]:
                 continue  # proto3 scalars, maps and lists at their default are not sent
-            out[name] = kind.to_wire(value)
+            out[name] = fields[name].to_wire(value)
         return out
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Wire]) -> Any:
-        known = {
-            name: cls.FIELDS[name].from_wire(v) for name, v in wire.items() if name in cls.FIELDS
-        }
-        return cls(**known)
+        """The message of a wire form that `to_wire` made (names it does not know are skipped)."""
+        made = cls.__new__(cls)
+        fields = cls.FIELDS
+        made.__dict__.update(
+            (name, fields[name].from_wire(value)) for name, value in wire.items() if name in fields
+        )
+        return made
 
     def __eq__(self, other: object) -> bool:
         return (
