@@ -130,7 +130,8 @@ class TcpProxy:
         self._delay = max(0.0, delay_ms) / 1000.0
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the pumps of each link
+        self._handlers: set[asyncio.Task[Any]] = set()  # asyncio's, one per connection
         self.counts = ProxyCounts()
 
     @property
@@ -153,6 +154,8 @@ class TcpProxy:
         )
 
     async def stop(self) -> None:
+        """Closes every connection and lets each handler end by itself: asyncio reports a
+        connection handler that was cancelled as an error."""
         if self._server is not None:
             self._server.close()
         for link in list(self._links):
@@ -160,6 +163,10 @@ class TcpProxy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._handlers:
+            _, late = await asyncio.wait(list(self._handlers), timeout=2)
+            for task in late:
+                task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -216,14 +223,14 @@ class TcpProxy:
         self._links.add(link)
         current = asyncio.current_task()
         if current is not None:
-            self._tasks.add(current)  # so that stop() can end it
+            self._handlers.add(current)  # so that stop() can wait for it
         try:
             await self._serve(link)
         finally:
             self._links.discard(link)
             link.close()
             if current is not None:
-                self._tasks.discard(current)
+                self._handlers.discard(current)
 
     async def _serve(self, link: _Link) -> None:
         if self._mode is Mode.HANG:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -175,6 +176,25 @@ async def test_delay_adds_to_each_round_trip_without_serialising_them(proxy: Tcp
     assert await asyncio.wait_for(reader.readexactly(len(expected)), WAIT) == expected
     assert 0.08 <= time.perf_counter() - began < 0.4  # serialised, it would be 0.8 s
     close(client)
+
+
+async def test_stop_closes_every_connection_cleanly(echo: EchoServer) -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    proxy = TcpProxy(echo.address)
+    await proxy.start()
+    talking = await connect(proxy.port)
+    assert await round_trip(talking, b"ping") == b"ping"
+    proxy.set_mode(Mode.HANG)
+    hung = await connect(proxy.port)
+    await proxy.stop()
+    assert [await closed_how(c) for c in (talking, hung)] == ["closed", "closed"]
+    await asyncio.sleep(0.05)  # let asyncio run the handlers' done callbacks
+    assert errors == []
+    for client in (talking, hung):
+        close(client)
+    loop.set_exception_handler(None)
 
 
 async def test_a_target_that_is_down_looks_like_a_reset() -> None:
