@@ -1,16 +1,19 @@
 """Azurite and the ACS sandbox, started by the benchmark on free ports and stopped after it,
-and the app's settings pointed at them."""
+the app's settings pointed at them, and the same storage a few milliseconds further away."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 
 import httpx
+from azure.data.tables import TableServiceClient
 
 from local.stack import (
     ROOT,
@@ -21,6 +24,7 @@ from local.stack import (
     sandbox_connection_string,
     sandbox_service,
 )
+from local.tcp_proxy import Mode, ThreadedProxy
 
 ARTIFACTS = ROOT / ".artifacts"
 SENDERS = ("+18005550100", "+18005550101", "+18005550102")  # the sandbox owns these
@@ -32,6 +36,7 @@ UNPACED = 1_000_000  # tokens per sender and minute: pacing never holds a messag
 class Stack:
     tables: str  # connection string
     sandbox_port: int
+    tables_port: int  # where `tables` points: Azurite, or a proxy in front of it
 
     @property
     def sandbox_url(self) -> str:
@@ -77,9 +82,35 @@ def local_stack(logs: Path = ARTIFACTS / "bench") -> Iterator[Stack]:
     with ExitStack() as running:
         for service in (azurite, sandbox):
             _start(service, running)
-        stack = Stack(azurite_tables_connection_string(azurite.port), sandbox.port)
+        stack = Stack(azurite_tables_connection_string(azurite.port), sandbox.port, azurite.port)
         unlimited_sandbox(stack.sandbox_url)
         yield stack
+
+
+@contextmanager
+def farther_storage(stack: Stack, delay_ms: float) -> Iterator[Stack]:
+    """The same Azurite behind a proxy (in this process) that holds every answer back
+    `delay_ms`: each storage round trip costs that much more, as against a storage account in
+    the app's own region rather than on loopback."""
+    with ThreadedProxy(
+        ("127.0.0.1", stack.tables_port), mode=Mode.DELAY, delay_ms=delay_ms
+    ) as proxy:
+        yield Stack(azurite_tables_connection_string(proxy.port), stack.sandbox_port, proxy.port)
+
+
+def round_trip_ms(stack: Stack, samples: int = 100) -> float:
+    """Median time of a point read through the sync Tables SDK, in ms (connection warm)."""
+    table = f"{fresh_prefix()}ping"
+    with TableServiceClient.from_connection_string(stack.tables) as service:
+        client = service.create_table_if_not_exists(table)
+        client.upsert_entity({"PartitionKey": "p", "RowKey": "r"})
+        times = []
+        for _ in range(samples + 1):
+            began = perf_counter()
+            client.get_entity("p", "r")
+            times.append((perf_counter() - began) * 1000)
+        service.delete_table(table)
+    return statistics.median(times[1:])
 
 
 def _start(service: Service, running: ExitStack) -> None:
