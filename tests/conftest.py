@@ -107,8 +107,8 @@ async def app_env(
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The fault suite's figures, one line per case, whatever the verbosity or capture."""
-    kit = sys.modules.get("tests.faults_kit")
-    lines: list[str] = getattr(kit, "FIGURES", [])
+    judge = sys.modules.get("tests.faults_judge")
+    lines: list[str] = getattr(judge, "FIGURES", [])
     if lines:
         terminalreporter.section("fault suite: texted twice, lost, stuck, sent after opt-out")
         for line in lines:

@@ -23,25 +23,19 @@ import httpx
 import pytest
 
 from tests.conftest import ARTIFACTS
+from tests.faults_judge import Figures, Sent, batch_of, judge, new_text, record, settle
 from tests.faults_kit import (
     SENDERS,
     Answer,
     Api,
     FaultStack,
-    Figures,
     Proxy,
     RigError,
     Sandbox,
-    Sent,
-    batch_of,
     eventually,
-    judge,
-    new_text,
     numbers,
-    record,
     require,
     retry_after,
-    settle,
 )
 
 pytestmark = pytest.mark.slow
