@@ -41,10 +41,11 @@ TRANSACTIONS_IN_FLIGHT = 4
 
 # Bounded time: the SDK's defaults (a 300 s read timeout, 10 retries with backoff) would hold an
 # HTTP request for minutes when storage hangs. Worst case per call here: 3 attempts of at most
-# 2 s to connect and 5 s to read, plus under 2 s of backoff.
+# 2 s to connect and 8 s to read, plus under 2 s of backoff: a hanging store is answered within
+# half a minute, and a busy one (a 100-row transaction can take seconds) is not mistaken for down.
 CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 2,
-    "read_timeout": 5,
+    "read_timeout": 8,
     "retry_total": 2,
     "retry_backoff_factor": 0.4,
     "retry_backoff_max": 1.0,
