@@ -13,13 +13,32 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .phones import is_valid_sender
+from .phones import is_e164, is_valid_sender
 
 # A fixed, public development key (base64 of "sandbox-dev-key-for-local-use-only"): not a secret.
 DEV_ACCESS_KEY = "c2FuZGJveC1kZXYta2V5LWZvci1sb2NhbC11c2Utb25seQ=="
 DEFAULT_SENDERS = ("+18005550100", "+18005550101", "+18005550102")
 EVENT_SCHEMAS = ("EventGrid", "CloudEvents")
 EVENT_CASINGS = ("camel", "pascal")
+
+
+@dataclass(frozen=True)
+class NeverDeliver:
+    """Recipients `low`..`high` (E.164 of one length, both included) whose texts the carrier
+    drops; only those from `sender` when one is named (one route fails, others work)."""
+
+    low: str
+    high: str
+    sender: str | None = None
+
+    def matches(self, sender: str, to: str) -> bool:
+        if self.sender is not None and sender != self.sender:
+            return False
+        return len(to) == len(self.low) and self.low <= to <= self.high
+
+    def to_json(self) -> str:
+        span = self.low if self.low == self.high else f"{self.low}-{self.high}"
+        return span if self.sender is None else f"{span}@{self.sender}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,10 @@ class SandboxConfig:
     reorder_events: bool = False
     reorder_window_seconds: float = 2.0
     drop_reports: float = 0.0
+    never_deliver: tuple[NeverDeliver, ...] = ()
+
+    def never_delivers(self, sender: str, to: str) -> bool:
+        return any(rule.matches(sender, to) for rule in self.never_deliver)
 
     @property
     def key_bytes(self) -> bytes:
@@ -85,7 +108,9 @@ class SandboxConfig:
         for setting in _SETTINGS:
             if setting.key:
                 value = getattr(self, setting.attr)
-                out[setting.key] = list(value) if isinstance(value, tuple) else value
+                if isinstance(value, tuple):
+                    value = [v.to_json() if isinstance(v, NeverDeliver) else v for v in value]
+                out[setting.key] = value
         return out
 
 
@@ -167,6 +192,25 @@ def _senders(value: object) -> tuple[str, ...]:
     return senders
 
 
+def _never_deliver(value: object) -> tuple[NeverDeliver, ...]:
+    """`+14255550300-+14255550399@+18005550100`: a range (or one number) of recipients, and
+    optionally the sender whose texts to them fail; several comma-separated, or a JSON list."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected ranges like +14255550300-+14255550399@+18005550100")
+    rules = []
+    for item in (i.strip() for i in items if i.strip()):
+        span, _, sender = item.partition("@")
+        low, _, high = span.partition("-")
+        high = high or low
+        if not (is_e164(low) and is_e164(high) and len(low) == len(high) and low <= high):
+            raise ValueError(f"not a range of E.164 numbers of one length: {span!r}")
+        if sender and not is_valid_sender(sender):
+            raise ValueError(f"not a valid sender: {sender!r}")
+        rules.append(NeverDeliver(low, high, sender or None))
+    return tuple(rules)
+
+
 def _access_key(value: object) -> str:
     key = _text(value)
     try:
@@ -209,4 +253,5 @@ _SETTINGS = (
     _Setting("reorder_events", None, "reorderEvents", _flag),
     _Setting("reorder_window_seconds", None, "reorderWindowSeconds", _float_in(0)),
     _Setting("drop_reports", None, "dropReports", _float_in(0, 1)),
+    _Setting("never_deliver", "ACS_SANDBOX_NEVER_DELIVER", "neverDeliver", _never_deliver),
 )

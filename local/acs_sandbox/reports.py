@@ -10,6 +10,7 @@ recipient          outcome
 +14255550191       delivered to the handset, but no delivery report is ever produced
 +14255550192       `Failed`, "5001: Temporary unavailability"; the handset gets nothing
 blocked pair       `Failed`, "Sender blocked for given recipient." (carrier STOP or opt-out list)
+`neverDeliver`     `Failed`, "4005: Blocked by destination carrier"; the handset gets nothing
 any other number   `Delivered`, "No error."
 =================  =========================================================================
 
@@ -41,6 +42,8 @@ DELIVERED_DETAILS = "No error."
 # ACS SMS FAQ: what a report says after the recipient texted STOP to a toll-free number.
 BLOCKED_DETAILS = "Sender blocked for given recipient."
 TIMEOUT_DETAILS = "5002: Message Delivery Timeout"
+# ACS SMS error codes (troubleshooting-info): 4005 "Blocked by destination carrier".
+CARRIER_BLOCKED_DETAILS = "4005: Blocked by destination carrier"
 # ACS SMS error codes (troubleshooting-info): the code is prefixed to the details text.
 _FAILURES = {
     NONEXISTENT_NUMBER: "4004: Destination number doesn't exist",
@@ -59,9 +62,11 @@ class Fate:
 TIMED_OUT = Fate(False, TIMEOUT_DETAILS)
 
 
-def fate_of(to: str, *, blocked: bool) -> Fate:
+def fate_of(to: str, *, blocked: bool, never_delivered: bool = False) -> Fate:
     if blocked:
         return Fate(False, BLOCKED_DETAILS)
+    if never_delivered:
+        return Fate(False, CARRIER_BLOCKED_DETAILS)
     if to == NO_REPORT_NUMBER:
         return Fate(True, None)
     if to in _FAILURES:

@@ -114,7 +114,11 @@ def _send_one(
 def _accept(
     sandbox: Sandbox, request: SendRequest, to: str, message_id: str, now: datetime
 ) -> None:
-    fate = fate_of(to, blocked=sandbox.optouts.is_blocked(request.sender, to))
+    fate = fate_of(
+        to,
+        blocked=sandbox.optouts.is_blocked(request.sender, to),
+        never_delivered=sandbox.config.never_delivers(request.sender, to),
+    )
     message = OutgoingMessage(
         message_id=message_id,
         sender=request.sender,

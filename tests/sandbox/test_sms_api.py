@@ -331,3 +331,27 @@ async def test_config_changes_and_reset(acs):
     assert (await acs.http.get("/sandbox/requests")).json() == {"value": []}
     assert (await acs.http.get("/sandbox/faults")).json() == {"value": []}
     assert (await acs.http.get("/sandbox/health")).json() == {"status": "ok"}
+
+
+async def test_never_deliver_drops_a_range_or_one_route(acs):
+    other = "+18005550101"
+    changed = await acs.http.put(
+        "/sandbox/config",
+        json={"neverDeliver": ["+14255550300-+14255550399", f"+14255550123@{SENDER}"]},
+    )
+    assert changed.json()["neverDeliver"] == ["+14255550300-+14255550399", f"{ALICE}@{SENDER}"]
+    in_range, past_range = "+14255550342", "+14255550400"
+    sent = await acs.send_sms(SENDER, [in_range, past_range, ALICE], "code 123456")
+    assert all(item["successful"] for item in sent.json()["value"])  # ACS took all three
+    await acs.send_sms(other, [ALICE], "code 123456")  # another route to the same handset
+
+    received = {(m["from"], m["to"]) for m in await inbox(acs)}
+    assert received == {(SENDER, past_range), (other, ALICE)}
+    dropped = sent.json()["value"][0]["messageId"]
+    report = await eventually_get(acs, f"/deliveryReports/{dropped}?api-version=2026-01-23")
+    assert report.json()["deliveryStatus"] == "Failed"
+    assert report.json()["deliveryStatusDetails"] == "4005: Blocked by destination carrier"
+    for bad in (["+14255550399-+1425555030"], ["+1425555030x"], ["+14255550300@nobody!"]):
+        assert (
+            await acs.http.put("/sandbox/config", json={"neverDeliver": bad})
+        ).status_code == 400
