@@ -8,6 +8,10 @@ Order, so that a crash or a storage failure at any point leaves work the outbox 
 - before any retry the recipients' opt-outs are read again: a STOP wins over a send in flight;
 - the outbox rows of messages that go back to waiting are written *before* their new state,
   so no message is ever queued without a row that brings it back.
+
+A text that must not be stored (a one-time code) is kept masked in its batch row; the request
+that made it holds the text, and the outbox gets it again from `PrivateTexts` by the batch's
+`text_ref`. When that answers None (the verification ended), the message is canceled unsent.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from shared.acs_client import AcsSmsClient
 from shared.acs_messages import OutgoingSms, opted_out
@@ -32,6 +37,13 @@ from shared.storage import Storage
 log = logging.getLogger("sms.dispatch")
 
 CLAIM_LEASE = timedelta(minutes=2)
+TEXT_GONE = "its text is no longer available (the verification ended)"
+
+
+class PrivateTexts(Protocol):
+    """Where the outbox gets a text that is not stored, by its batch's `text_ref`."""
+
+    async def text_for(self, ref: str) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +84,10 @@ class Dispatcher:
         *,
         report_timeout: timedelta,
         acs_report_timeout: int | None = None,
+        private_texts: PrivateTexts | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._private_texts = private_texts
         self._storage = storage
         self._acs = acs
         self._report_timeout = report_timeout
@@ -115,6 +129,21 @@ class Dispatcher:
     async def _send(
         self, batch: BatchRecord, claimed: Sequence[MessageRecord]
     ) -> list[MessageRecord]:
+        text = await self._text_of(batch)
+        if text is None:
+            now = self._clock()
+            return [
+                m.advance(
+                    Status.CANCELED,
+                    now,
+                    TEXT_GONE,
+                    error_code="Canceled",
+                    error_message=TEXT_GONE,
+                    claim_until=None,
+                    due_at=None,
+                )
+                for m in claimed
+            ]
         by_sender: dict[str, list[MessageRecord]] = defaultdict(list)
         for message in claimed:
             by_sender[message.sender or ""].append(message)
@@ -137,7 +166,7 @@ class Dispatcher:
             outcomes = await self._acs.send(
                 sender=sender,
                 recipients=[outgoing(m) for m in group],
-                message=batch.message,
+                message=text,
                 enable_delivery_report=batch.delivery_report,
                 tag=lambda chunk, index_of=index_of: acs_tag(  # type: ignore[misc]
                     batch.batch_id, [index_of[r.to] for r in chunk]
@@ -147,6 +176,13 @@ class Dispatcher:
             )
             updated += apply_outcomes(group, outcomes, self._clock())
         return updated
+
+    async def _text_of(self, batch: BatchRecord) -> str | None:
+        if batch.text is not None:
+            return batch.text
+        if batch.text_ref is None or self._private_texts is None:
+            return None
+        return await self._private_texts.text_for(batch.text_ref)
 
 
 def released(message: MessageRecord, now: datetime, wait: timedelta) -> MessageRecord:

@@ -248,13 +248,16 @@ class OutboxDrainer:
     ) -> tuple[list[MessageRecord], list[OutboxEntry], list[OutboxEntry]]:
         """Claim what each sender's budget allows, oldest first, and send it. Returns what was
         sent, the rows done with, and the rows filed anew (requeued, or watching for reports)."""
-        by_sender: dict[str, list[tuple[OutboxEntry, MessageRecord]]] = defaultdict(list)
+        # Per sender, priority texts (one-time codes) first and from their own lane of the
+        # budget, then the rest, oldest first.
+        by_lane: dict[tuple[str, bool], list[tuple[OutboxEntry, MessageRecord]]] = defaultdict(list)
         for entry, message in sorted(candidates, key=lambda c: c[0].due_at):
-            by_sender[message.sender or ""].append((entry, message))
+            lane = (message.sender or "", batches[entry.batch_id].priority)
+            by_lane[lane].append((entry, message))
         chosen: list[tuple[OutboxEntry, MessageRecord]] = []
-        for sender, group in by_sender.items():
+        for (sender, priority), group in sorted(by_lane.items(), key=lambda item: not item[0][1]):
             granted = await self._storage.buckets.take(
-                sender, len(group), now=now, rate_per_minute=self._rate
+                sender, len(group), now=now, rate_per_minute=self._rate, priority=priority
             )
             chosen += group[:granted]
         claimed = await self._claim([m for _, m in chosen], now)

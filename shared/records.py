@@ -38,6 +38,16 @@ class BatchRecord:
     requested_from: str | None = None
     send_at: datetime | None = None
     valid_until: datetime | None = None
+    text_ref: str | None = None  # `message` is masked; the text to send comes from here
+    priority: bool = False
+    # The text to send, when it must not be stored: held in memory by the request that made
+    # it, never written (the outbox gets it again through `text_ref`).
+    private_text: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str | None:
+        """What to send: the message, or the private text (None: only `text_ref` knows)."""
+        return self.private_text if self.text_ref is not None else self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,10 @@ def batch_to_entity(batch: BatchRecord) -> dict[str, Any]:
         entity["SendAt"] = batch.send_at
     if batch.valid_until is not None:
         entity["ValidUntil"] = batch.valid_until
+    if batch.text_ref is not None:
+        entity["TextRef"] = batch.text_ref
+    if batch.priority:
+        entity["Priority"] = True
     return entity
 
 
@@ -134,6 +148,8 @@ def batch_from_entity(entity: dict[str, Any]) -> BatchRecord:
         requested_from=entity.get("RequestedFrom"),
         send_at=aware(entity["SendAt"]) if entity.get("SendAt") else None,
         valid_until=aware(entity["ValidUntil"]) if entity.get("ValidUntil") else None,
+        text_ref=entity.get("TextRef"),
+        priority=bool(entity.get("Priority", False)),
     )
 
 

@@ -65,7 +65,7 @@ def plan_batch(
     now: datetime,
 ) -> tuple[BatchRecord, list[MessageRecord]]:
     """Every recipient's record: invalid, opted out, scheduled, or queued to go now."""
-    info = segment_info(request.message)
+    info = segment_info(request.private_text or request.message)
     batch = BatchRecord(
         batch_id=batch_id,
         message=request.message,
@@ -78,6 +78,9 @@ def plan_batch(
         requested_from=request.sender,
         send_at=request.send_at,
         valid_until=request.valid_until,
+        text_ref=request.text_ref,
+        priority=request.priority,
+        private_text=request.private_text,
     )
     messages = []
     for index, recipient in enumerate(recipients):

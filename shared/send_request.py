@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,11 @@ class SendRequest:
     fingerprint: str  # what makes two requests "the same" for an Idempotency-Key
     send_at: datetime | None = None  # None: now
     valid_until: datetime | None = None
+    # A text that is sent but never stored (a one-time code): `message` is its masked form,
+    # kept and shown; `text_ref` tells the outbox where to get the text again.
+    private_text: str | None = field(default=None, repr=False)
+    text_ref: str | None = None
+    priority: bool = False  # ahead of bulk traffic in the sender's budget
 
 
 def parse_send_request(

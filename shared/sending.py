@@ -97,10 +97,12 @@ class SmsSender:
         *,
         idempotency_key: str | None,
         confirming_opt_out: bool = False,
+        batch_id: str | None = None,
     ) -> SendOutcome:
         """Send now, queue or schedule. `confirming_opt_out` is the one exception to the opt-out
         filter: the single confirmation the FCC allows right after an opt-out
-        (47 CFR 64.1200(a)(12))."""
+        (47 CFR 64.1200(a)(12)). `batch_id`: the id to write a new send under, when the caller
+        recorded it first (a verification notes each text's batch before it goes)."""
         recipients = normalize_recipients(
             request.to,
             self._settings.default_region,
@@ -120,7 +122,7 @@ class SmsSender:
                     request, recipients, opt_outs, batch_id="", pool=pool, now=now
                 )
                 return SendOutcome(batch, messages, dry_run=True)
-            batch_id, overwrite = new_batch_id(), False
+            batch_id, overwrite = batch_id or new_batch_id(), False
             if idempotency_key is not None:
                 claimed = await self._claim_key(idempotency_key, request, batch_id, now)
                 if isinstance(claimed, SendOutcome):
@@ -237,7 +239,7 @@ class SmsSender:
             await self._count(batch, messages)
             return messages, True
         never_sent = [m for m in messages if m.status in (Status.INVALID, Status.OPTED_OUT)]
-        going, surplus = await self._take_budget(held, now)
+        going, surplus = await self._take_budget(held, now, priority=batch.priority)
         changed: list[MessageRecord] = []
         recorded = True
         if surplus:  # another instance spent the budget meanwhile: these wait in the outbox
@@ -263,7 +265,7 @@ class SmsSender:
             log.warning("batch %s: usage rows not written (storage)", batch.batch_id)
 
     async def _take_budget(
-        self, held: list[MessageRecord], now: datetime
+        self, held: list[MessageRecord], now: datetime, *, priority: bool
     ) -> tuple[list[MessageRecord], list[MessageRecord]]:
         by_sender: dict[str, list[MessageRecord]] = defaultdict(list)
         for message in held:
@@ -276,6 +278,7 @@ class SmsSender:
                 len(group),
                 now=now,
                 rate_per_minute=self._settings.rate_per_number_per_minute,
+                priority=priority,
             )
             going += group[:granted]
             surplus += group[granted:]
