@@ -1,6 +1,7 @@
 """The outbox tick (`SMS_OUTBOX_SCHEDULE`, every 10 seconds by default): send what is due, at
 each sender's pace; settle what expired or lost its delivery report; apply kept delivery
-reports whose message has appeared; keep the usage rollups fresh (at most once a minute)."""
+reports whose message has appeared; keep the usage rollups fresh and end verifications whose
+time ran out (each at most once a minute)."""
 
 from __future__ import annotations
 
@@ -24,5 +25,6 @@ async def main(timer: func.TimerRequest) -> None:
     try:
         await services.reports.retry_kept(utcnow())  # reports that came before their message
         await refresh_rollups(services.storage.usage, utcnow())
+        await services.verifications.expire_due()
     except StoreUnavailableError:  # the next tick tries again; sending must not wait for it
-        log.warning("kept reports and usage rollups not refreshed: table storage unavailable")
+        log.warning("kept reports, rollups and verifications not refreshed: storage unavailable")

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from shared.phone import is_e164, reachable_regions
 from shared.quiet_hours import QuietHours, QuietHoursError, parse_quiet_hours
+from shared.verify_config import VerifySettings, VerifySettingsError, load_verify_settings
 
 DEFAULT_STOP_REPLY = (
     "You are unsubscribed and will receive no further messages. Reply START to resubscribe."
@@ -49,6 +50,7 @@ class Settings:
     help_reply: str
     inbound_webhook_url: str
     inbound_webhook_secret: str = field(repr=False)
+    verify: VerifySettings
 
 
 def parse_acs_connection_string(value: str) -> AcsConnection:
@@ -151,4 +153,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         help_reply=env.get("SMS_HELP_REPLY", "").strip() or DEFAULT_HELP_REPLY,
         inbound_webhook_url=env.get("SMS_INBOUND_WEBHOOK_URL", "").strip(),
         inbound_webhook_secret=env.get("SMS_INBOUND_WEBHOOK_SECRET", "").strip(),
+        verify=_verify(env),
     )
+
+
+def _verify(env: Mapping[str, str]) -> VerifySettings:
+    try:
+        return load_verify_settings(env)
+    except VerifySettingsError as exc:
+        raise SettingsError(str(exc)) from None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """Base of every error the edge answers on purpose. `target` names the field or parameter."""
+    """Base of every error the edge answers on purpose. `target` names the field or parameter;
+    `reason`, when set, says which of several rules refused (`perNumber`, `country`...)."""
 
     code = "InvalidRequest"
+    reason: str | None = None
 
     def __init__(self, message: str, *, target: str | None = None) -> None:
         super().__init__(message)
@@ -73,9 +75,41 @@ class ThrottledError(DomainError):
 
     code = "TooManyRequests"
 
-    def __init__(self, message: str, *, retry_after: float, target: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        target: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message, target=target)
         self.retry_after = retry_after
+        self.reason = reason
+
+
+class RefusedError(DomainError):
+    """A rule refuses this request whatever the moment: trying again will not help."""
+
+    code = "Refused"
+
+    def __init__(self, message: str, *, target: str | None = None, reason: str) -> None:
+        super().__init__(message, target=target)
+        self.reason = reason
+
+
+class CountryNotAllowedError(RefusedError):
+    code = "CountryNotAllowed"
+
+
+class RecipientOptedOutError(RefusedError):
+    code = "RecipientOptedOut"
+
+
+class NotResendableError(DomainError):
+    """The verification cannot send its code again: it ended, or used all its texts."""
+
+    code = "NotResendable"
 
 
 class DependencyUnavailableError(DomainError):

@@ -24,7 +24,9 @@ from shared.errors import (
     NotCancelableError,
     NotFoundError,
     NothingSentError,
+    NotResendableError,
     PayloadTooLargeError,
+    RefusedError,
     SendStateUnknownError,
     StoreUnavailableError,
     ThrottledError,
@@ -48,9 +50,11 @@ STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
     (PayloadTooLargeError, 413),
     (ValidationError, 400),
     (UnsupportedMediaTypeError, 415),
+    (RefusedError, 403),
     (NotFoundError, 404),
     (MethodNotAllowedError, 405),
     (NotCancelableError, 409),
+    (NotResendableError, 409),
     (ConflictError, 409),
     (IdempotencyKeyInUseError, 409),
     (IdempotencyKeyReusedError, 422),
@@ -59,10 +63,16 @@ STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
 )
 
 
-def error_body(code: str, message: str, target: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, target: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    """The Azure REST error shape; a `reason` goes in `innererror.code`, the place the Azure
+    API guidelines give the more specific code."""
     error: dict[str, Any] = {"code": code, "message": message}
     if target is not None:
         error["target"] = target
+    if reason is not None:
+        error["innererror"] = {"code": reason}
     return {"error": error}
 
 
@@ -88,7 +98,8 @@ def domain_error_response(error: DomainError) -> func.HttpResponse:
     headers: dict[str, str] = {}
     if isinstance(error, IdempotencyKeyInUseError | ThrottledError | DependencyUnavailableError):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return json_response(status, error_body(error.code, error.message, error.target), headers)
+    body = error_body(error.code, error.message, error.target, error.reason)
+    return json_response(status, body, headers)
 
 
 def status_of(error: DomainError) -> int:

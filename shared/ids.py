@@ -26,6 +26,14 @@ def is_batch_id(text: str) -> bool:
     return bool(_BATCH_ID.match(text))
 
 
+def ulid_millis(ulid: str) -> int:
+    """The creation time a ULID carries in its first 10 characters, in Unix milliseconds."""
+    value = 0
+    for char in ulid[:10]:
+        value = (value << 5) | _CROCKFORD.index(char)
+    return value
+
+
 def message_id(batch_id: str, index: int) -> str:
     return f"{batch_id}-{index}"
 

@@ -8,6 +8,7 @@ from typing import Any
 from shared import openapi_schemas as schemas
 from shared.analytics import DEFAULT_TOP, GROUP_BYS, MAX_DAYS, MAX_TOP
 from shared.http_api import MAX_BODY_BYTES, STATUS_OF
+from shared.openapi_verify import verification_paths
 from shared.query_params import DEFAULT_PAGE, MAX_PAGE
 from shared.send_request import MAX_IDEMPOTENCY_KEY
 
@@ -15,15 +16,17 @@ Operation = dict[str, Any]
 
 _REASONS = {
     200: "OK",
+    201: "Created",
     202: "Accepted",
     400: "Bad input; `error.target` names the field, parameter or header",
+    403: "Refused by a rule (`error.innererror.code`: country, optedOut); retrying cannot help",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     413: "Too large",
     415: "Not JSON",
     422: "Idempotency-Key used with another body",
-    429: "Too many requests (Retry-After)",
+    429: "Too many requests (Retry-After); `error.innererror.code` names the limit",
     503: "A dependency is unavailable (Retry-After); the message says what is known",
 }
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}
@@ -208,6 +211,7 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
                     },
                 }
             },
+            **verification_paths(_op, _json, _path),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -47,6 +47,7 @@ ERROR = obj(
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "target": {"type": "string"},
+                "innererror": obj({"code": {"type": "string"}}),
             },
             required=("code", "message"),
         ),

@@ -21,6 +21,8 @@ from shared.inbound import InboundMessages
 from shared.outbox import OutboxDrainer
 from shared.sending import SmsSender
 from shared.storage import Storage
+from shared.verifications import Verifications
+from shared.verify_sending import VerificationTextSource
 from shared.webhooks import WebhookForwarder
 
 
@@ -35,6 +37,7 @@ class Services:
     inbound: InboundMessages
     forwarder: WebhookForwarder | None
     drainer: OutboxDrainer
+    verifications: Verifications
 
 
 # The Azure SDKs log every request URL at INFO; table keys hold phone numbers (personal data).
@@ -51,6 +54,7 @@ def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> S
         acs,
         report_timeout=report_timeout,
         acs_report_timeout=delivery_report_timeout_seconds(settings.report_timeout_minutes),
+        private_texts=VerificationTextSource(settings.verify, storage),
     )
     consent = ConsentService(storage, acs, pool=settings.from_numbers)
     reports = DeliveryReports(storage, consent, acs, settings.default_region)
@@ -78,6 +82,7 @@ def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> S
             report_timeout=report_timeout,
             claim_lease=lease,
         ),
+        Verifications(settings, storage, sender, reports),
     )
 
 

@@ -14,6 +14,7 @@ from shared.tables.outbox import OutboxRepository
 from shared.tables.parked_events import ParkedEvents
 from shared.tables.rate_buckets import RateBucketRepository
 from shared.tables.usage import UsageRepository
+from shared.tables.verifications import VerificationRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Storage:
     idempotency: IdempotencyKeys
     usage: UsageRepository
     parked: ParkedEvents
+    verifications: VerificationRepository
 
     @classmethod
     def over(cls, gateway: TableGateway) -> Storage:
@@ -42,6 +44,7 @@ class Storage:
             IdempotencyKeys(gateway),
             UsageRepository(gateway),
             ParkedEvents(gateway),
+            VerificationRepository(gateway),
         )
 
     @classmethod

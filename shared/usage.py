@@ -30,6 +30,9 @@ UsageKind = Literal[
     "reply",  # an inbound message within 24 h of an outbound one to that number
     "optOut",  # someone opted out (keyword, free text, carrier, API)
     "optIn",  # someone opted back in
+    "verifyStarted",  # a verification texted its first code (key: the verification id)
+    "verifyApproved",  # a verification was approved (key: the verification id)
+    "verifyBlocked",  # a verification text refused, with the rule's reason (never the code)
 ]
 
 

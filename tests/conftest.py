@@ -30,6 +30,7 @@ ARTIFACTS = ROOT / ".artifacts"
 # The sandbox's documented development key and its default owned senders.
 SANDBOX_KEY = "c2FuZGJveC1kZXYta2V5LWZvci1sb2NhbC11c2Utb25seQ=="
 SENDERS = ("+18005550100", "+18005550101", "+18005550102")
+VERIFY_SECRET = "tests-only-verification-secret-0123456789"
 
 
 def _log(name: str) -> Path:
@@ -97,6 +98,8 @@ async def app_env(
         "SMS_DEFAULT_REGION": "US",
         # The toll-free pool reaches US, CA and PR; the analytics stories also text the UK.
         "SMS_ALLOWED_COUNTRIES": "US,CA,PR,GB",
+        "SMS_VERIFY_SECRET": VERIFY_SECRET,
+        "SMS_VERIFY_BRAND": "Contoso",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -22,7 +22,7 @@ from local.stack import (
     free_port,
     sandbox_connection_string,
 )
-from tests.conftest import ARTIFACTS, SENDERS
+from tests.conftest import ARTIFACTS, SENDERS, VERIFY_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,7 @@ def stack() -> Iterator[Ports]:
             "AzureWebJobsStorage": tables,
             "SMS_TABLE_PREFIX": "e2e",
             "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
+            "SMS_VERIFY_SECRET": VERIFY_SECRET,
         },
         sandbox_env={"ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2"},
     )

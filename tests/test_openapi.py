@@ -18,6 +18,7 @@ import openapi
 import optouts
 import send_sms
 import sms_batches
+import verifications
 from shared.openapi import openapi_document
 from tests.helpers import http_request, response_json
 
@@ -60,6 +61,13 @@ def test_every_route_and_method_is_described() -> None:
     }
     # sms/{id?}: POST only without an id, GET and DELETE only with one.
     served -= {("get", "/sms"), ("delete", "/sms"), ("post", "/sms/{id}")}
+    # verifications/{id?}/{action?}: POST to start, GET one; the actions are check and resend.
+    served = {
+        (m, p)
+        for m, p in served
+        if not p.startswith("/verifications")
+        or (m, p) in {("post", "/verifications"), ("get", "/verifications/{id}")}
+    } | {("post", "/verifications/{id}/check"), ("post", "/verifications/{id}/resend")}
     assert served == described
 
 
@@ -109,5 +117,28 @@ async def test_real_answers_match_the_document(sandbox_url: str) -> None:
     )
     _check("/analytics", "get", *await call(analytics, "GET", "analytics"))
     _check("/analytics", "get", *await call(analytics, "GET", "analytics", params={"top": "x"}))
+    status, started = await call(
+        verifications, "POST", "verifications", body={"to": "+14255550171", "domain": "x.com"}
+    )
+    _check("/verifications", "post", status, started)
+    _check("/verifications", "post", *await call(verifications, "POST", "verifications", body={}))
+    vid = {"id": started["id"]}
+    _check(
+        "/verifications/{id}",
+        "get",
+        *await call(verifications, "GET", "verifications", route_params=vid),
+    )
+    for action, body in (("check", {"code": "000000"}), ("resend", None)):
+        _check(
+            f"/verifications/{{id}}/{action}",
+            "post",
+            *await call(
+                verifications,
+                "POST",
+                "verifications",
+                body=body,
+                route_params={**vid, "action": action},
+            ),
+        )
     status, document = await call(openapi, "GET", "openapi.json")
     assert status == 200 and document == DOCUMENT
