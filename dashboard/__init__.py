@@ -23,12 +23,13 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
     except ValidationError as error:  # a person reads this one: answer a page, not JSON
         return _html(status_of(error), error_page(status_of(error), error.message))
     services = await get_services()
-    rollups = await load_rollups(
-        services.storage.usage, query.first, query.last, query.dimensions, now
-    )
+    dimensions = tuple(dict.fromkeys((*query.dimensions, "country")))
+    rollups = await load_rollups(services.storage.usage, query.first, query.last, dimensions, now)
     by_day = build_report(replace(query, group_by="day"), rollups, now)
     grouped = by_day if query.group_by == "day" else build_report(query, rollups, now)
-    return _html(200, render_dashboard(by_day, grouped, link_params=dict(req.params)))
+    countries = build_report(replace(query, group_by="country"), rollups, now)
+    page = render_dashboard(by_day, grouped, countries=countries, link_params=dict(req.params))
+    return _html(200, page)
 
 
 def _html(status: int, page: str) -> func.HttpResponse:

@@ -71,6 +71,37 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationFigures:
+    """One-time codes: started, approved, their ratio, and the texts refused by each rule."""
+
+    started: int
+    approved: int
+    conversion_rate: float | None  # approved / started
+    blocked: int
+    blocked_reasons: tuple[tuple[str, int], ...]  # most frequent first
+
+    @classmethod
+    def of(cls, tally: Tally) -> VerificationFigures:
+        ranked = sorted(tally.blocks.items(), key=lambda item: (-item[1], item[0]))
+        return cls(
+            started=tally["verifyStarted"],
+            approved=tally["verifyApproved"],
+            conversion_rate=_rate(tally["verifyApproved"], tally["verifyStarted"]),
+            blocked=sum(tally.blocks.values()),
+            blocked_reasons=tuple(ranked),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "approved": self.approved,
+            "conversionRate": self.conversion_rate,
+            "blocked": self.blocked,
+            "blockedReasons": [{"reason": r, "count": n} for r, n in self.blocked_reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     sent: int
     accepted: int
@@ -91,6 +122,7 @@ class Figures:
     failure_reasons: tuple[tuple[str, int], ...]
     median_latency_ms: int | None
     p95_latency_ms: int | None
+    verifications: VerificationFigures
 
     @classmethod
     def of(cls, tally: Tally, top: int) -> Figures:
@@ -115,6 +147,7 @@ class Figures:
             failure_reasons=tuple(tally.top_reasons(top)),
             median_latency_ms=tally.latency_quantile(0.5),
             p95_latency_ms=tally.latency_quantile(0.95),
+            verifications=VerificationFigures.of(tally),
         )
 
     @property
@@ -149,6 +182,7 @@ class Figures:
             ],
             "medianLatencyMs": self.median_latency_ms,
             "p95LatencyMs": self.p95_latency_ms,
+            "verifications": self.verifications.to_json(),
         }
 
 
@@ -201,7 +235,16 @@ def build_report(
 
 
 def _activity(figures: Figures) -> int:
-    return figures.delivered + figures.failed + figures.inbound + figures.opt_outs + figures.opt_ins
+    codes = figures.verifications
+    return (
+        figures.delivered
+        + figures.failed
+        + figures.inbound
+        + figures.opt_outs
+        + figures.opt_ins
+        + codes.started
+        + codes.blocked
+    )
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from shared.acs_codes import describe
 from shared.analytics import GROUP_BYS, Figures, Report
+from shared.dashboard_verify import verification_card
 from shared.svg_charts import (
     Series,
     bar_list,
@@ -37,9 +38,14 @@ GROUP_NAMES = {"day": "day", "sender": "sender number", "country": "country", "t
 
 
 def render_dashboard(
-    by_day: Report, grouped: Report, *, link_params: Mapping[str, str] | None = None
+    by_day: Report,
+    grouped: Report,
+    *,
+    countries: Report | None = None,
+    link_params: Mapping[str, str] | None = None,
 ) -> str:
-    """`by_day` draws the charts; `grouped` (the query's `groupBy`) fills the table."""
+    """`by_day` draws the charts; `grouped` (the query's `groupBy`) fills the table;
+    `countries` (grouped by country) the conversion of one-time codes per country."""
     query = by_day.query
     totals = by_day.totals
     period = _period(query.first, query.last)
@@ -59,6 +65,7 @@ def render_dashboard(
         _opt_out_card(by_day),
         _reasons_card(by_day),
         _hours_card(by_day),
+        verification_card(totals, countries),
         "</div>",
         _table_card(grouped),
         "<footer><p>Counts come from hourly rollups of usage events and are exact under "

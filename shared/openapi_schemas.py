@@ -248,6 +248,18 @@ FIGURES: dict[str, Schema] = {
     },
     "medianLatencyMs": _RATE,
     "p95LatencyMs": _RATE,
+    "verifications": obj(
+        {
+            "started": _COUNT,
+            "approved": _COUNT,
+            "conversionRate": _RATE,
+            "blocked": _COUNT,
+            "blockedReasons": {
+                "type": "array",
+                "items": obj({"reason": {"type": "string"}, "count": _COUNT}),
+            },
+        }
+    ),
 }
 ANALYTICS = obj(
     {

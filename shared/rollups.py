@@ -69,6 +69,7 @@ class Tally:
     segments: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_EDGES_MS) + 1))
+    blocks: dict[str, int] = field(default_factory=dict)  # refused verification texts, by rule
 
     def count(self, event: UsageEvent) -> None:
         self.counts[event.kind] = self.counts.get(event.kind, 0) + event.count
@@ -79,6 +80,9 @@ class Tally:
             self.reasons[reason] = self.reasons.get(reason, 0) + event.count
         if event.kind in ("delivered", "failed") and event.latency_ms is not None:
             self.latency[bucket_of(event.latency_ms)] += event.count
+        if event.kind == "verifyBlocked":
+            reason = event.reason or "unknown"
+            self.blocks[reason] = self.blocks.get(reason, 0) + event.count
 
     def absorb(self, other: Tally) -> None:
         for kind, n in other.counts.items():
@@ -88,6 +92,8 @@ class Tally:
             self.reasons[reason] = self.reasons.get(reason, 0) + n
         for i, n in enumerate(other.latency):
             self.latency[i] += n
+        for reason, n in other.blocks.items():
+            self.blocks[reason] = self.blocks.get(reason, 0) + n
 
     def __getitem__(self, kind: UsageKind) -> int:
         return self.counts.get(kind, 0)
@@ -160,6 +166,8 @@ class Rollup:
             "Reasons": json.dumps(_capped(tally.reasons), separators=(",", ":")),
             "Latency": json.dumps(_sparse(tally.latency), separators=(",", ":")),
         }
+        if tally.blocks:
+            entity["Blocks"] = json.dumps(_capped(tally.blocks), separators=(",", ":"))
         if self.value is not None:
             entity["Value"] = self.value
         for kind in KINDS:
@@ -188,6 +196,7 @@ class Rollup:
             segments=_int(entity.get("Segments", 0)),
             reasons={str(k): int(v) for k, v in json.loads(entity.get("Reasons") or "{}").items()},
             latency=latency,
+            blocks={str(k): int(v) for k, v in json.loads(entity.get("Blocks") or "{}").items()},
         )
         return cls(entity["Hour"], entity["Dimension"], entity.get("Value"), tally)
 

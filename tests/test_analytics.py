@@ -61,6 +61,14 @@ TOTALS: dict[str, Any] = {
     # six reports: three in [1 s, 2 s), one each in [2 s, 5 s), [5 s, 10 s), [20 s, 50 s)
     "medianLatencyMs": 2_000,  # rank 3 of 6: the top of the first bucket
     "p95LatencyMs": 41_000,  # rank 5.7: 70% into [20 s, 50 s)
+    # no one-time code in this story
+    "verifications": {
+        "started": 0,
+        "approved": 0,
+        "conversionRate": None,
+        "blocked": 0,
+        "blockedReasons": [],
+    },
 }
 
 
