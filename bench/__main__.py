@@ -39,10 +39,11 @@ from bench.stack import (
     local_stack,
     round_trip_ms,
 )
+from bench.verify import check_throughput
 from bench.workload import opt_outs, recipients
 from shared.runtime import close_services
 
-SECTIONS = ("bulk", "events", "costs", "coldstart")
+SECTIONS = ("bulk", "events", "verify", "costs", "coldstart")
 RATIO_TARGET = 3.0
 IMPORT_TARGET_MS = 300.0
 MEMORY_TARGET_MB = 300.0
@@ -71,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000, help="reports and inbound, each")
     parser.add_argument("--concurrency", type=int, default=8, help="events in flight")
     parser.add_argument("--dry-run", type=int, default=100_000, help="dry-run recipients")
+    parser.add_argument(
+        "--verifications", type=int, default=200, help="verifications checked (5 checks each)"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these")
     parser.add_argument("--output", type=Path, default=ARTIFACTS / "bench.json")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -213,6 +217,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             events = asyncio.run(event_throughput(stack, args.events, args.concurrency))
             data["events"] = {"reports": events.reports, "inbound": events.inbound}
             show(f"\nEvents, {args.events:,} of each", event_figures(events, args.concurrency))
+        if "verify" in wanted:
+            checks = asyncio.run(check_throughput(stack, args.verifications, args.concurrency))
+            data["verify"] = {"checks": checks}
+            how = f"{args.concurrency} clients at once; 4 wrong codes, then the right one"
+            show(
+                f"\nOne-time codes, {args.verifications:,} verifications",
+                [Figure("verification checks", checks.rate, "checks/s", note=how)],
+            )
         if "costs" in wanted:
             rows = asyncio.run(costs(stack))
             data["costs"] = [row.to_json() for row in rows]

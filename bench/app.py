@@ -13,6 +13,7 @@ from azure.functions.meta import Datum
 import on_delivery_report
 import on_sms_received
 import send_sms
+import verifications
 
 TOPIC = (
     "/subscriptions/x/resourceGroups/y/providers/microsoft.communication/communicationservices/z"
@@ -26,6 +27,7 @@ def http_request(
     body: Any = None,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    route_params: dict[str, str] | None = None,
 ) -> func.HttpRequest:
     all_headers = {"content-type": "application/json"} if body is not None else {}
     return func.HttpRequest(
@@ -33,7 +35,7 @@ def http_request(
         f"http://127.0.0.1:7071/api/{route}",
         headers={**all_headers, **(headers or {})},
         params=params or {},
-        route_params={},
+        route_params=route_params or {},
         body=b"" if body is None else json.dumps(body).encode(),
     )
 
@@ -45,6 +47,18 @@ async def post_sms(body: dict[str, Any], idempotency_key: str | None = None) -> 
     answer: dict[str, Any] = json.loads(response.get_body())
     if response.status_code != 202:
         raise RuntimeError(f"POST /api/sms answered {response.status_code}: {answer}")
+    return answer
+
+
+async def verify(
+    method: str, route_params: dict[str, str] | None = None, body: Any = None
+) -> dict[str, Any]:
+    """`/api/verifications` (start, check, resend, read); answers the JSON body of a 2xx."""
+    request = http_request(method, "verifications", body=body, route_params=route_params)
+    response = await verifications.main(request)
+    answer: dict[str, Any] = json.loads(response.get_body())
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"{method} /api/verifications answered {response.status_code}: {answer}")
     return answer
 
 

@@ -9,9 +9,10 @@ apart. Run with pacing out of the way and ACS's rate limit off, so a bulk send g
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,9 +21,12 @@ from bench import app
 from bench.counting import Cost, Meter
 from bench.stack import SENDERS
 from bench.workload import MESSAGE, one_per_sender, opt_outs, recipients, store_opt_outs
+from shared.clock import utcnow
 from shared.runtime import get_services
+from shared.verifications import Verifications
 
 BULK = 1_000
+CODE = re.compile(r"\b(\d{6})\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,13 @@ BUDGETS = {
     "bulk send, 1,000 recipients": Budget(tables=60, acs=10),
     "delivery report": Budget(tables=4, acs=0),
     "inbound message": Budget(tables=5, acs=0),
+    # One-time codes. A start: 6 limit rows (number, prefix, country, total; a number this
+    # process has not seen costs a read), the record, the text as a send with its key (8), and
+    # the start's usage row. A check: one read and one conditional save, whatever comes at once.
+    "verification start": Budget(tables=16, acs=1),
+    "verification check, wrong code": Budget(tables=2, acs=0),
+    "verification check, approving": Budget(tables=5, acs=0),
+    "verification resend": Budget(tables=15, acs=2),
 }
 
 
@@ -153,6 +164,60 @@ async def _operations(
         "inbound STOP",
         lambda: app.receive(inbound("STOP", f"stop-{area}")),
         "exact STOP to a toll-free number: no reply; scans the outbox for waiting messages",
+    )
+    return rows + await _verification_rows(sandbox_url, meter, area=area)
+
+
+async def _verification_rows(sandbox_url: str, meter: Meter, *, area: int) -> list[CostRow]:
+    """A start, a wrong check, the approving check, and a resend (its wait skipped by a
+    clock 31 s ahead), each for a number this process has not seen."""
+    rows: list[CostRow] = []
+    to, other = f"+1{area}5550140", f"+1{area}5550141"
+    answers: dict[str, dict[str, Any]] = {}
+
+    async def start(number: str) -> None:
+        answers[number] = await app.verify("POST", body={"to": number})
+
+    rows.append(
+        CostRow(
+            "verification start",
+            await _counted(meter, lambda: start(to)),
+            "limits of number, prefix, country, total; the record; the text (a send)",
+        )
+    )
+    vid = answers[to]["id"]
+    code = CODE.search(_inbox(sandbox_url, to)[0]["message"])
+    assert code is not None
+    wrong = f"{(int(code.group(1)) + 1) % 1_000_000:06d}"
+    check = {"id": vid, "action": "check"}
+    rows.append(
+        CostRow(
+            "verification check, wrong code",
+            await _counted(meter, lambda: app.verify("POST", check, {"code": wrong})),
+        )
+    )
+    rows.append(
+        CostRow(
+            "verification check, approving",
+            await _counted(meter, lambda: app.verify("POST", check, {"code": code.group(1)})),
+            "also counts the approval: a usage row, the guard's prefix and country cells",
+        )
+    )
+    await start(other)
+    services = await get_services()
+    later = Verifications(
+        services.settings,
+        services.storage,
+        services.sender,
+        services.reports,
+        clock=lambda: utcnow() + timedelta(seconds=31),
+    )
+    rows.append(
+        CostRow(
+            "verification resend",
+            await _counted(meter, lambda: later.resend(answers[other]["id"], ip=None)),
+            "its last text has no report yet: asks ACS for one first",
+        )
     )
     return rows
 

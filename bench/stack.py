@@ -51,6 +51,8 @@ class Stack:
             "SMS_TABLE_PREFIX": prefix,
             "SMS_DEFAULT_REGION": "US",
             "SMS_RATE_PER_NUMBER_PER_MINUTE": str(UNPACED),
+            "SMS_VERIFY_SECRET": "bench-only-verification-secret-0123456789",
+            "SMS_VERIFY_BRAND": "Contoso",
         }
 
     def use(self, prefix: str | None = None) -> str:
