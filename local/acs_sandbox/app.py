@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from . import control_api, sms_api
+from . import control_api, event_sink, sms_api
 from .config import SandboxConfig
 from .phones import mask_numbers
 from .sms_api import LOG_DETAIL
@@ -54,6 +54,7 @@ def create_app(
     app[SANDBOX] = sandbox
     sms_api.add_routes(app)
     control_api.add_routes(app)
+    event_sink.add_routes(app)
 
     async def close(_: web.Application) -> None:
         await sandbox.aclose()

@@ -17,6 +17,8 @@ from .phones import is_e164, is_valid_sender
 
 # A fixed, public development key (base64 of "sandbox-dev-key-for-local-use-only"): not a secret.
 DEV_ACCESS_KEY = "c2FuZGJveC1kZXYta2V5LWZvci1sb2NhbC11c2Utb25seQ=="
+# The event sink's Event Grid topic key (base64 of "sandbox-eventgrid-dev-key"): public too.
+EVENTGRID_DEV_KEY = "c2FuZGJveC1ldmVudGdyaWQtZGV2LWtleQ=="
 DEFAULT_SENDERS = ("+18005550100", "+18005550101", "+18005550102")
 EVENT_SCHEMAS = ("EventGrid", "CloudEvents")
 EVENT_CASINGS = ("camel", "pascal")
@@ -44,6 +46,7 @@ class NeverDeliver:
 @dataclass(frozen=True)
 class SandboxConfig:
     access_key: str = DEV_ACCESS_KEY
+    eventgrid_key: str = EVENTGRID_DEV_KEY
     senders: tuple[str, ...] = DEFAULT_SENDERS
     # ACS toll-free limit: 200 message units (recipients) per minute per number; 0 = off.
     rate_per_minute: int = 200
@@ -231,6 +234,7 @@ class _Setting:
 
 _SETTINGS = (
     _Setting("access_key", "ACS_SANDBOX_ACCESS_KEY", None, _access_key),
+    _Setting("eventgrid_key", "ACS_SANDBOX_EVENTGRID_KEY", None, _text),
     _Setting("senders", "ACS_SANDBOX_SENDERS", "senders", _senders),
     _Setting("rate_per_minute", "ACS_SANDBOX_RATE_PER_MINUTE", "ratePerMinute", _count),
     _Setting("retry_after", None, "retryAfter", _flag),

@@ -18,6 +18,7 @@ from .optouts import OptOutBook
 from .ratelimit import RateLimiter
 from .repeatability import RepeatabilityStore
 from .reports import DeliveryReport
+from .sink_state import EventSink
 from .timefmt import format_timestamp
 
 
@@ -117,10 +118,12 @@ class Sandbox:
     repeatability: RepeatabilityStore = field(init=False, default_factory=RepeatabilityStore)
     rate: RateLimiter = field(init=False, default_factory=RateLimiter)
     optouts: OptOutBook = field(init=False, default_factory=OptOutBook)
+    sink: EventSink = field(init=False)  # /eventgrid/… topics and /sandbox/webhooks/… receivers
 
     def __post_init__(self) -> None:
         self.config = self.startup_config
         self.dispatcher = EventDispatcher(lambda: self.config, self.background, self.rng)
+        self.sink = EventSink(lambda: self.config.eventgrid_key)
 
     async def reset(self) -> None:
         """Back to the start-up state; pending reports and event deliveries are cancelled."""
@@ -128,7 +131,7 @@ class Sandbox:
         self.dispatcher.clear()
         for store in (self.inbox, self.sent, self.reports, self.requests, self.calls):
             store.clear()
-        for component in (self.faults, self.repeatability, self.rate, self.optouts):
+        for component in (self.faults, self.repeatability, self.rate, self.optouts, self.sink):
             component.clear()
         self.config = self.startup_config
 
