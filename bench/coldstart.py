@@ -120,6 +120,7 @@ def _host_start_once() -> tuple[float, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["SMS_OUTBOX_SCHEDULE"] = "0 0 0 1 1 *"  # no tick while measuring
+    env["SMS_EVENTS_SCHEDULE"] = "0 0 0 1 1 *"
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "local.func_host", "--root", str(ROOT), "--port", str(port)],

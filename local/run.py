@@ -54,15 +54,29 @@ def ensure_local_settings() -> bool:
     return True
 
 
+LATER_SETTINGS = {
+    "SMS_OUTBOX_SCHEDULE": "*/10 * * * * *",
+    "SMS_EVENTS_SCHEDULE": "*/5 * * * * *",
+    "SMS_VERIFY_SECRET": "local-development-only-verification-secret-not-for-azure",
+}
+
+
 def app_env(ports: Ports) -> dict[str, str]:
     """Point the app at the ports in use; the environment wins over local.settings.json."""
     values = json.loads(SETTINGS.read_text()).get("Values", {})
     env: dict[str, str] = {}
-    if "SMS_OUTBOX_SCHEDULE" not in values and "SMS_OUTBOX_SCHEDULE" not in os.environ:
-        env["SMS_OUTBOX_SCHEDULE"] = "*/10 * * * * *"  # a settings file older than the outbox
+    # A settings file older than the outbox, the events or the codes gets what it lacks.
+    for name, default in LATER_SETTINGS.items():
+        if name not in values and name not in os.environ:
+            env[name] = default
     uses_sandbox = "127.0.0.1:7072" in values.get("ACS_CONNECTION_STRING", "")
     if ports.sandbox != DEFAULTS.sandbox and uses_sandbox:
         env["ACS_CONNECTION_STRING"] = sandbox_connection_string(ports.sandbox)
+    if ports.sandbox != DEFAULTS.sandbox:  # the local event destinations live in the sandbox
+        default = f"127.0.0.1:{DEFAULTS.sandbox}/"
+        for name, value in values.items():
+            if name.startswith("SMS_EVENTS_") and name.endswith("_URL") and default in value:
+                env.setdefault(name, value.replace(default, f"127.0.0.1:{ports.sandbox}/"))
     if ports.tables != DEFAULTS.tables:
         env["TABLES_CONNECTION_STRING"] = azurite_tables_connection_string(ports.tables)
         env["AzureWebJobsStorage"] = env["TABLES_CONNECTION_STRING"]

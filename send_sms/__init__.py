@@ -25,6 +25,7 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
             pool=settings.from_numbers,
             default_region=settings.default_region,
             now=utcnow(),
+            allow_private_callbacks=settings.events.callback_allow_private,
         )
         key = parse_idempotency_key(req.headers.get("idempotency-key"))
         outcome = await services.sender.send(request, idempotency_key=key)

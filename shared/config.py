@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from shared.events_config import EventSettings, EventSettingsError, load_event_settings
 from shared.phone import is_e164, reachable_regions
 from shared.quiet_hours import QuietHours, QuietHoursError, parse_quiet_hours
 from shared.verify_config import VerifySettings, VerifySettingsError, load_verify_settings
@@ -51,6 +52,7 @@ class Settings:
     inbound_webhook_url: str
     inbound_webhook_secret: str = field(repr=False)
     verify: VerifySettings
+    events: EventSettings = field(default_factory=EventSettings)
 
 
 def parse_acs_connection_string(value: str) -> AcsConnection:
@@ -154,7 +156,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_webhook_url=env.get("SMS_INBOUND_WEBHOOK_URL", "").strip(),
         inbound_webhook_secret=env.get("SMS_INBOUND_WEBHOOK_SECRET", "").strip(),
         verify=_verify(env),
+        events=_events(env),
     )
+
+
+def _events(env: Mapping[str, str]) -> EventSettings:
+    try:
+        return load_event_settings(env)
+    except EventSettingsError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _verify(env: Mapping[str, str]) -> VerifySettings:

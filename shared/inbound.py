@@ -70,7 +70,9 @@ class InboundMessages:
             text=sms.text,
             intent=None if match.intent is Intent.NONE else match.intent.value,
         )
-        first_time = await self._storage.threads.add_if_absent(entry)
+        first_time = await self._storage.threads.add_if_absent(
+            entry, announce=match.intent is Intent.NONE
+        )
         log.info(
             "inbound %s from %s to %s%s",
             match.intent.value,

@@ -8,6 +8,7 @@ from typing import Any
 from shared import openapi_schemas as schemas
 from shared.analytics import DEFAULT_TOP, GROUP_BYS, MAX_DAYS, MAX_TOP
 from shared.http_api import MAX_BODY_BYTES, STATUS_OF
+from shared.openapi_events import event_paths
 from shared.openapi_verify import verification_paths
 from shared.query_params import DEFAULT_PAGE, MAX_PAGE
 from shared.send_request import MAX_IDEMPOTENCY_KEY
@@ -212,6 +213,7 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
                 }
             },
             **verification_paths(_op, _json, _path),
+            **event_paths(_op, _json, _query),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

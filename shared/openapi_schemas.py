@@ -82,6 +82,12 @@ _SEND_FIELDS: dict[str, Schema] = {
     "sendAt": {**TIME, "description": "with an offset, at most 365 days ahead"},
     "validUntil": {**TIME, "description": "with an offset; not sent by then: expired"},
     "dryRun": {"type": "boolean", "default": False},
+    "callbackUrl": {
+        "type": "string",
+        "format": "uri",
+        "maxLength": 2048,
+        "description": "https, public: this send's message events are also POSTed here",
+    },
 }
 assert tuple(_SEND_FIELDS) == FIELDS, "the schema names exactly the fields the validation takes"
 SEND_BODY = obj(_SEND_FIELDS, required=("to", "message"))

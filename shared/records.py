@@ -40,6 +40,7 @@ class BatchRecord:
     valid_until: datetime | None = None
     text_ref: str | None = None  # `message` is masked; the text to send comes from here
     priority: bool = False
+    callback_url: str | None = None  # this send's message events also go here
     # The text to send, when it must not be stored: held in memory by the request that made
     # it, never written (the outbox gets it again through `text_ref`).
     private_text: str | None = field(default=None, repr=False, compare=False)
@@ -94,10 +95,21 @@ class MessageRecord:
     maybe_sent: bool = False
     history: tuple[HistoryEntry, ...] = ()
     etag: str | None = field(default=None, compare=False)
+    # How many status changes already have their event written (None: none, a new record).
+    events_written: int | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:
         return message_id(self.batch_id, self.index)
+
+    def status_changes(self) -> list[HistoryEntry]:
+        """The history entries that moved the message to another status (a note, such as a
+        requeue or an unrecognised report, keeps the status)."""
+        changes: list[HistoryEntry] = []
+        for entry in self.history:
+            if not changes or entry.status is not changes[-1].status:
+                changes.append(entry)
+        return changes
 
     def advance(
         self, status: Status, at: datetime, detail: str | None = None, **changes: Any
@@ -132,6 +144,8 @@ def batch_to_entity(batch: BatchRecord) -> dict[str, Any]:
         entity["TextRef"] = batch.text_ref
     if batch.priority:
         entity["Priority"] = True
+    if batch.callback_url is not None:
+        entity["CallbackUrl"] = batch.callback_url
     return entity
 
 
@@ -150,6 +164,7 @@ def batch_from_entity(entity: dict[str, Any]) -> BatchRecord:
         valid_until=aware(entity["ValidUntil"]) if entity.get("ValidUntil") else None,
         text_ref=entity.get("TextRef"),
         priority=bool(entity.get("Priority", False)),
+        callback_url=entity.get("CallbackUrl"),
     )
 
 
@@ -188,6 +203,7 @@ def message_to_entity(message: MessageRecord) -> dict[str, Any]:
         "Status": message.status.value,
         "CreatedAt": message.created_at,
         "History": json.dumps([h.to_json() for h in message.history], separators=(",", ":")),
+        "EventSeq": len(message.status_changes()),  # saved with the events of every change
     }
     if message.maybe_sent:
         entity["MaybeSent"] = True
@@ -214,7 +230,7 @@ def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> Mess
     fields.update(
         {attr: _int(entity[name]) for name, attr in _OPTIONAL_INT.items() if name in entity}
     )
-    return MessageRecord(
+    record = MessageRecord(
         batch_id=entity["PartitionKey"],
         index=int(entity["RowKey"]),
         to=entity["To"],
@@ -225,6 +241,10 @@ def message_from_entity(entity: dict[str, Any], etag: str | None = None) -> Mess
         etag=etag,
         **fields,
     )
+    # A row from before events were kept has no EventSeq: its past is not told again.
+    written = entity.get("EventSeq")
+    written = _int(written) if written is not None else len(record.status_changes())
+    return replace(record, events_written=written)
 
 
 _KEY_FORBIDDEN = frozenset("/\\#?%") | frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))

@@ -17,6 +17,7 @@ from shared.config import Settings, load_settings
 from shared.consent import ConsentService
 from shared.delivery_reports import DeliveryReports
 from shared.dispatch import Dispatcher
+from shared.event_publisher import EventPublisher
 from shared.inbound import InboundMessages
 from shared.outbox import OutboxDrainer
 from shared.sending import SmsSender
@@ -38,6 +39,7 @@ class Services:
     forwarder: WebhookForwarder | None
     drainer: OutboxDrainer
     verifications: Verifications
+    publisher: EventPublisher
 
 
 # The Azure SDKs log every request URL at INFO; table keys hold phone numbers (personal data).
@@ -83,6 +85,7 @@ def build_services(settings: Settings, storage: Storage, acs: AcsSmsClient) -> S
             claim_lease=lease,
         ),
         Verifications(settings, storage, sender, reports),
+        EventPublisher(settings.events, storage),
     )
 
 
@@ -111,6 +114,7 @@ async def close_services() -> None:
     services = _current[1]
     _current = None
     await services.acs.aclose()
+    await services.publisher.aclose()
     await services.storage.aclose()
     if services.forwarder is not None:
         await services.forwarder.aclose()

@@ -81,6 +81,7 @@ def plan_batch(
         text_ref=request.text_ref,
         priority=request.priority,
         private_text=request.private_text,
+        callback_url=request.callback_url,
     )
     messages = []
     for index, recipient in enumerate(recipients):

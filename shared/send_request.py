@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.callback_url import parse_callback_url
 from shared.clock import TimeFormatError, parse_instant
 from shared.encoding import utf16_length
 from shared.errors import TooManyRecipientsError, ValidationError
@@ -19,7 +20,17 @@ MAX_RECIPIENT_TEXT = 64
 MAX_TAG_LENGTH = 128
 MAX_IDEMPOTENCY_KEY = 255
 
-FIELDS = ("to", "message", "from", "tag", "deliveryReport", "sendAt", "validUntil", "dryRun")
+FIELDS = (
+    "to",
+    "message",
+    "from",
+    "tag",
+    "deliveryReport",
+    "sendAt",
+    "validUntil",
+    "dryRun",
+    "callbackUrl",
+)
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
@@ -39,10 +50,16 @@ class SendRequest:
     private_text: str | None = field(default=None, repr=False)
     text_ref: str | None = None
     priority: bool = False  # ahead of bulk traffic in the sender's budget
+    callback_url: str | None = None  # this send's message events go here too
 
 
 def parse_send_request(
-    body: Any, *, pool: tuple[str, ...], default_region: str, now: datetime | None = None
+    body: Any,
+    *,
+    pool: tuple[str, ...],
+    default_region: str,
+    now: datetime | None = None,
+    allow_private_callbacks: bool = False,
 ) -> SendRequest:
     if not isinstance(body, dict):
         raise ValidationError("body", "the body must be a JSON object")
@@ -71,6 +88,9 @@ def parse_send_request(
         ).hexdigest(),
         send_at=send_at,
         valid_until=valid_until,
+        callback_url=parse_callback_url(
+            body.get("callbackUrl"), allow_private=allow_private_callbacks
+        ),
     )
 
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -41,16 +41,20 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
 
 
 def signed_headers(
-    secret: str, webhook_id: str, body: bytes, now: float | None = None
+    secret: str | Sequence[str], webhook_id: str, body: bytes, now: float | None = None
 ) -> dict[str, str]:
+    """Signed with every secret given, space-separated as the standard allows: while a key is
+    rotated, receivers holding either the new or the old one accept the message."""
     timestamp = int(time.time() if now is None else now)
     headers = {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
     }
-    if secret:
-        headers["webhook-signature"] = sign(secret, webhook_id, timestamp, body)
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    signatures = [sign(s, webhook_id, timestamp, body) for s in secrets if s]
+    if signatures:
+        headers["webhook-signature"] = " ".join(signatures)
     return headers
 
 

@@ -259,19 +259,22 @@ class FaultStack:
             "AzureWebJobsStorage": tables,
             "SMS_TABLE_PREFIX": prefix,
             "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
+            "SMS_EVENTS_SCHEDULE": "*/1 * * * * *",
             "SMS_RATE_PER_NUMBER_PER_MINUTE": "100000",  # pacing is not under test here
             # How long a crashed send's claim is held before the outbox takes over.
             "SMS_CLAIM_LEASE_SECONDS": "8",
         }
 
-    def start_host(self, prefix: str | None = None) -> None:
-        """A host on fresh tables (`prefix`), or, without one, again on the last host's tables."""
+    def start_host(self, prefix: str | None = None, env: dict[str, str] | None = None) -> None:
+        """A host on fresh tables (`prefix`), or, without one, again on the last host's tables;
+        `env` adds or overrides settings."""
         self.prefix = prefix or self.prefix
         self.host_starts += 1
         log = self.logs / "function-host.log"
         if self.host_starts == 1:
             _fresh(log)
-        self.host = host_service(self.host_port, env=self.app_env(self.prefix), log_path=log)
+        settings = {**self.app_env(self.prefix), **(env or {})}
+        self.host = host_service(self.host_port, env=settings, log_path=log)
         self.host.start(timeout=60)
 
     def kill_host(self) -> None:

@@ -42,6 +42,7 @@ def stack() -> Iterator[Ports]:
             "AzureWebJobsStorage": tables,
             "SMS_TABLE_PREFIX": "e2e",
             "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
+            "SMS_EVENTS_SCHEDULE": "*/1 * * * * *",
             "SMS_VERIFY_SECRET": VERIFY_SECRET,
         },
         sandbox_env={"ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2"},

@@ -68,6 +68,13 @@ def test_every_route_and_method_is_described() -> None:
         if not p.startswith("/verifications")
         or (m, p) in {("post", "/verifications"), ("get", "/verifications/{id}")}
     } | {("post", "/verifications/{id}/check"), ("post", "/verifications/{id}/resend")}
+    # events/{view?}/{action?}: the replay, two listings and the redrive.
+    served = {(m, p) for m, p in served if not p.startswith("/events")} | {
+        ("get", "/events"),
+        ("get", "/events/destinations"),
+        ("get", "/events/deadletters"),
+        ("post", "/events/deadletters/redrive"),
+    }
     assert served == described
 
 

@@ -53,6 +53,7 @@ def stack() -> Iterator[Ports]:
             "AzureWebJobsStorage": tables,
             "SMS_TABLE_PREFIX": PREFIX,
             "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
+            "SMS_EVENTS_SCHEDULE": "*/1 * * * * *",
             "SMS_VERIFY_SECRET": VERIFY_SECRET,
             "SMS_VERIFY_BRAND": "Contoso",
             "SMS_VERIFY_GUARD_MIN_SENDS": "3",

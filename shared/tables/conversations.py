@@ -3,21 +3,37 @@
 
 from __future__ import annotations
 
+from azure.data.tables import UpdateMode
+
 from shared.errors import AlreadyExistsError
 from shared.ledger import ConsentEntry, ThreadEntry
+from shared.status_events import consent_event, inbound_event
 from shared.tables.gateway import TableGateway, translated
+from shared.tables.pending_events import STATE_ROWS_END, PendingEvents, event_rows, upserts
 
 THREADS, CONSENT = "conversations", "consent"
 
 
 class ThreadRepository:
-    def __init__(self, gateway: TableGateway) -> None:
+    def __init__(self, gateway: TableGateway, pending: PendingEvents) -> None:
         self._tables = gateway
+        self._pending = pending
 
-    async def add_if_absent(self, entry: ThreadEntry) -> bool:
-        """False when the entry was already there (a repeated event)."""
+    async def add_if_absent(self, entry: ThreadEntry, *, announce: bool = False) -> bool:
+        """False when the entry was already there (a repeated event). `announce`: an inbound
+        message the customer's systems hear of, in the same transaction as the entry."""
+        if not announce:
+            try:
+                await self._tables.create(THREADS, entry.to_entity())
+            except AlreadyExistsError:
+                return False
+            return True
+        rows = event_rows(entry.their, [inbound_event(entry)], row=entry.row_key)
+        await self._pending.announce(THREADS, entry.their)
         try:
-            await self._tables.create(THREADS, entry.to_entity())
+            await self._tables.transact(
+                THREADS, [("create", entry.to_entity(), {}), *upserts(rows)]
+            )
         except AlreadyExistsError:
             return False
         return True
@@ -28,7 +44,10 @@ class ThreadRepository:
     async def list(
         self, their: str, *, limit: int, continuation: str | None, our: str | None = None
     ) -> tuple[list[ThreadEntry], str | None]:
-        query, params = "PartitionKey eq @pk", {"pk": their}
+        query, params = (
+            "PartitionKey eq @pk and RowKey lt @end",
+            {"pk": their, "end": STATE_ROWS_END},
+        )
         if our is not None:
             query, params = query + " and Our eq @our", {**params, "our": our}
         page = await self._tables.page(
@@ -46,19 +65,26 @@ class ThreadRepository:
 
 
 class ConsentLedger:
-    def __init__(self, gateway: TableGateway) -> None:
+    def __init__(self, gateway: TableGateway, pending: PendingEvents) -> None:
         self._tables = gateway
+        self._pending = pending
 
     async def add(self, entry: ConsentEntry) -> None:
-        await self._tables.upsert(CONSENT, entry.to_entity())
+        """The entry and its event, in one transaction: a repeat rewrites both."""
+        rows = event_rows(entry.recipient, [consent_event(entry)], row=entry.row_key)
+        await self._pending.announce(CONSENT, entry.recipient)
+        await self._tables.transact(
+            CONSENT,
+            [("upsert", entry.to_entity(), {"mode": UpdateMode.REPLACE}), *upserts(rows)],
+        )
 
     async def list(
         self, recipient: str, *, limit: int, continuation: str | None
     ) -> tuple[list[ConsentEntry], str | None]:
         page = await self._tables.page(
             CONSENT,
-            "PartitionKey eq @pk",
-            {"pk": recipient},
+            "PartitionKey eq @pk and RowKey lt @end",
+            {"pk": recipient, "end": STATE_ROWS_END},
             limit=limit,
             continuation=continuation,
         )

@@ -24,6 +24,7 @@ from shared.records import (
     message_from_entity,
     message_to_entity,
 )
+from shared.status_events import message_events
 from shared.tables.gateway import (
     MAX_BATCH_OPERATIONS,
     Operation,
@@ -34,6 +35,7 @@ from shared.tables.gateway import (
     gather_bounded,
     translated,
 )
+from shared.tables.pending_events import PendingEvents, event_rows, upserts
 
 MESSAGES = "messages"
 _DIGITS_END = ":"  # message rows are digits; every digit sorts before ':'
@@ -47,9 +49,46 @@ class Saved:
     conflicted: list[MessageRecord]
 
 
+def _event_operations(messages: Sequence[MessageRecord]) -> list[Operation]:
+    """The event rows of the status changes these records make, for their transaction."""
+    if not messages:
+        return []
+    events = [e for m in messages for e in message_events(m, m.events_written or 0)]
+    return upserts(event_rows(messages[0].batch_id, events))
+
+
+def _written(message: MessageRecord, etag: str | None) -> MessageRecord:
+    return replace(message, etag=etag or None, events_written=len(message.status_changes()))
+
+
+Run = tuple[Sequence[MessageRecord], list[Operation]]
+
+
+def _fitted(group: Sequence[MessageRecord], room: int = MAX_BATCH_OPERATIONS) -> list[Run]:
+    """Runs of one batch's messages, each with its event rows, that fit in one transaction
+    (usually `room - 1` messages and one event row)."""
+    out: list[Run] = []
+    for chunk in chunks(group, room - 1):
+        operations = _event_operations(chunk)
+        if len(chunk) + len(operations) <= room or len(chunk) == 1:
+            out.append((chunk, operations))
+        else:
+            half = len(chunk) // 2
+            out += _fitted(chunk[:half], room) + _fitted(chunk[half:], room)
+    return out
+
+
 class MessageRepository:
-    def __init__(self, gateway: TableGateway) -> None:
+    def __init__(self, gateway: TableGateway, pending: PendingEvents) -> None:
         self._tables = gateway
+        self._pending = pending
+
+    async def _announce(self, messages: Sequence[MessageRecord]) -> None:
+        """The write-ahead hint of every batch these records will write events into."""
+        batches = {
+            m.batch_id for m in messages if len(m.status_changes()) > (m.events_written or 0)
+        }
+        await gather_bounded(self._pending.announce(MESSAGES, b) for b in sorted(batches))
 
     @translated
     async def create_batch(
@@ -58,13 +97,17 @@ class MessageRepository:
         """Insert a send: every other chunk first, then the one holding the header (the commit
         point). `AlreadyExistsError` if a row is there, unless `overwrite` (a send resumed after
         dying before its commit point replaces what that attempt left)."""
-        entities: list[dict[str, Any]] = [batch_to_entity(batch)]
-        entities += [message_to_entity(m) for m in messages]
         kind: Any = "upsert" if overwrite else "create"
         options = {"mode": UpdateMode.REPLACE} if overwrite else {}
+        header: Operation = (kind, batch_to_entity(batch), options)
+        room = MAX_BATCH_OPERATIONS - 1  # the header's transaction
+        head = _fitted(messages[: room - 1], room)[0] if messages else ([], [])
+        runs = [head, *_fitted(messages[len(head[0]) :])]
         transactions: list[list[Operation]] = [
-            [(kind, e, options) for e in chunk] for chunk in chunks(entities)
+            [(kind, message_to_entity(m), options) for m in run] + events for run, events in runs
         ]
+        transactions[0] = [header, *transactions[0]]
+        await self._announce(messages)
         rest = (
             await self._tables.transact_all(MESSAGES, transactions[1:]) if transactions[1:] else []
         )
@@ -72,8 +115,12 @@ class MessageRepository:
             if isinstance(result, BaseException):
                 raise result
         first = await self._tables.transact(MESSAGES, transactions[0])
-        etags = first[1:] + [etag for done in rest for etag in done]  # type: ignore[union-attr]
-        return [replace(m, etag=e or None) for m, e in zip(messages, etags, strict=True)]
+        etags = first[1 : 1 + len(head[0])] + [
+            etag
+            for (run, _), done in zip(runs[1:], rest, strict=True)
+            for etag in done[: len(run)]  # type: ignore[index]
+        ]
+        return [_written(m, e) for m, e in zip(messages, etags, strict=True)]
 
     @translated
     async def update(self, messages: Sequence[MessageRecord]) -> Saved:
@@ -83,28 +130,32 @@ class MessageRepository:
         by_batch: dict[str, list[MessageRecord]] = {}
         for message in messages:
             by_batch.setdefault(message.batch_id, []).append(message)
-        pending = [list(c) for group in by_batch.values() for c in chunks(group)]
+        pending: list[Run] = [run for group in by_batch.values() for run in _fitted(group)]
         saved: dict[tuple[str, int], MessageRecord] = {}
         conflicted: list[MessageRecord] = []
+        await self._announce(messages)
         while pending:
             results = await self._tables.transact_all(
                 MESSAGES,
-                [[conditional_update(message_to_entity(m), m.etag) for m in c] for c in pending],
+                [
+                    [conditional_update(message_to_entity(m), m.etag) for m in c] + events
+                    for c, events in pending
+                ],
             )
-            retry: list[list[MessageRecord]] = []
-            for chunk, result in zip(pending, results, strict=True):
+            retry: list[Run] = []
+            for (chunk, _), result in zip(pending, results, strict=True):
                 if isinstance(result, ConcurrentUpdateError):
                     failed = result.index if result.index is not None else 0
                     failed = failed if 0 <= failed < len(chunk) else 0
                     conflicted.append(chunk[failed])
-                    rest = chunk[:failed] + chunk[failed + 1 :]
+                    rest = [*chunk[:failed], *chunk[failed + 1 :]]
                     if rest:
-                        retry.append(rest)
+                        retry.append((rest, _event_operations(rest)))
                 elif isinstance(result, BaseException):
                     raise result
                 else:
-                    for message, etag in zip(chunk, result, strict=True):
-                        saved[(message.batch_id, message.index)] = replace(message, etag=etag)
+                    for message, etag in zip(chunk, result[: len(chunk)], strict=True):
+                        saved[(message.batch_id, message.index)] = _written(message, etag)
             pending = retry
         order = [saved[k] for m in messages if (k := (m.batch_id, m.index)) in saved]
         return Saved(order, conflicted)

@@ -1,0 +1,94 @@
+"""The publisher's tick (`publish_events`): move waiting events into the log, then let every
+destination take what is new for it, then forget what is older than the retention."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared.clock import utcnow
+from shared.event_delivery import EventDelivery
+from shared.event_relay import EventRelay
+from shared.event_senders import EventGridSender, WebhookSender
+from shared.events_config import EventSettings
+from shared.storage import Storage
+from shared.tables.event_deliveries import DestinationState
+from shared.tables.event_log import LogEntry
+
+log = logging.getLogger("sms.events")
+
+PURGE_EVERY = 600.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    logged: int
+    destinations: dict[str, DestinationState] = field(default_factory=dict)
+    purged: int = 0
+
+
+class EventPublisher:
+    def __init__(
+        self,
+        settings: EventSettings,
+        storage: Storage,
+        *,
+        webhooks: WebhookSender | None = None,
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._relay = EventRelay(storage.pending_events, storage.event_log)
+        self._webhooks = webhooks or WebhookSender()
+        self._grids = {
+            d.name: EventGridSender(d.url, d.secrets[0] if d.secrets else None)
+            for d in settings.destinations
+            if d.kind == "eventgrid"
+        }
+        self._delivery = EventDelivery(
+            settings, storage.event_deliveries, self._webhooks, self._grids
+        )
+        self._purged_at = 0.0
+
+    async def aclose(self) -> None:
+        await self._webhooks.aclose()
+        for grid in self._grids.values():
+            await grid.aclose()
+
+    async def tick(self, now: datetime | None = None) -> TickReport:
+        now = now or utcnow()
+        states = await self._storage.event_deliveries.states()
+        destinations = self._delivery.destinations()
+        # A destination seen for the first time starts here, with this tick's events; that
+        # start is saved first, so a tick that fails later cannot move it past them.
+        start = (await self._storage.event_log.head()).committed
+        for destination in destinations:
+            if destination.name not in states:
+                state = DestinationState(destination.name, start, destination.fingerprint)
+                await self._storage.event_deliveries.save_state(state)
+                states[destination.name] = state
+        logged = await self._relay.relay(now)
+        head = await self._storage.event_log.head()
+
+        async def read_log(after: str, limit: int) -> list[LogEntry]:
+            return await self._storage.event_log.read(after, head.committed, limit)
+
+        results = await asyncio.gather(
+            *(self._delivery.deliver(d, states[d.name], read_log, now) for d in destinations),
+            return_exceptions=True,
+        )
+        done: dict[str, DestinationState] = {}
+        for destination, result in zip(destinations, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("events to %s not delivered this tick: %r", destination.name, result)
+            else:
+                done[destination.name] = result
+        purged = 0
+        if time.monotonic() - self._purged_at > PURGE_EVERY:
+            purged = await self._storage.event_log.purge(
+                now - timedelta(days=self._settings.retention_days)
+            )
+            self._purged_at = time.monotonic()
+        return TickReport(logged, done, purged)

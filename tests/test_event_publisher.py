@@ -1,0 +1,187 @@
+"""Status events through the real entry points, Azurite and the sandbox's webhook receiver and
+Event Grid topic: every state change becomes one event, delivered signed, in order per subject,
+retried, dead-lettered, and disabled on `410 Gone`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+import on_delivery_report
+import optouts
+import send_sms
+from shared.clock import utcnow
+from shared.runtime import close_services, get_services
+from tests.conftest import SENDERS
+from tests.helpers import (
+    delivery_report_payload,
+    http_request,
+    response_json,
+    sandbox_get,
+    trigger_event,
+)
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+SECRET = "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU2"
+OLD_SECRET = "whsec_" + "b2xkLXNlY3JldC1rZXktZm9yLXRlc3RzLW9ubHktMDE="
+GRID_KEY = "c2FuZGJveC1ldmVudGdyaWQtZGV2LWtleQ=="
+
+
+@pytest.fixture
+async def events_env(monkeypatch: pytest.MonkeyPatch, sandbox_url: str) -> dict[str, str]:
+    env = {
+        "SMS_EVENTS_DESTINATIONS": "crm,grid",
+        "SMS_EVENTS_CRM_URL": f"{sandbox_url}/sandbox/webhooks/crm",
+        "SMS_EVENTS_CRM_SECRETS": f"{SECRET} {OLD_SECRET}",
+        "SMS_EVENTS_GRID_KIND": "eventgrid",
+        "SMS_EVENTS_GRID_URL": f"{sandbox_url}/eventgrid/orders/api/events",
+        "SMS_EVENTS_GRID_KEY": GRID_KEY,
+        "SMS_EVENTS_GRID_TYPES": "sms.message.*",
+        "SMS_EVENTS_RETRY_BASE_SECONDS": "1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    await close_services()
+    return env
+
+
+def webhook_deliveries(sandbox_url: str, name: str = "crm") -> list[dict[str, Any]]:
+    return sandbox_get(sandbox_url, f"/sandbox/webhooks/{name}")
+
+
+def grid_events(sandbox_url: str, topic: str = "orders") -> list[dict[str, Any]]:
+    return [v["event"] for v in sandbox_get(sandbox_url, f"/sandbox/eventgrid/{topic}/events")]
+
+
+async def send(to: list[str], **extra: Any) -> dict[str, Any]:
+    body = {"to": to, "message": "hello", "from": SENDERS[0], **extra}
+    response = await send_sms.main(http_request("POST", "sms", body=body))
+    assert response.status_code == 202, response.get_body()
+    result: dict[str, Any] = response_json(response)
+    return result
+
+
+async def report(sandbox_url: str, to: str, status: str = "Delivered") -> None:
+    [received] = sandbox_get(sandbox_url, "/sandbox/messages", to=to)
+    payload = delivery_report_payload(
+        acs_message_id=received["messageId"],
+        sender=received["from"],
+        to=to,
+        tag=received["tag"],
+        status=status,
+        received=(utcnow() + timedelta(seconds=1)).isoformat().replace("+00:00", "Z"),
+    )
+    await on_delivery_report.main(trigger_event(payload))
+
+
+async def fault(sandbox_url: str, name: str, body: dict[str, Any]) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{sandbox_url}/sandbox/webhooks/{name}/faults", json=body)
+        response.raise_for_status()
+
+
+async def tick() -> None:
+    services = await get_services()
+    await services.publisher.tick()
+
+
+async def test_each_status_change_is_one_signed_event_in_order(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    sent = await send(["+12065550101", "+12065550102"], tag="order-7")
+    await report(sandbox_url, "+12065550101")
+    await report(sandbox_url, "+12065550102", status="Failed")
+    await tick()
+
+    deliveries = webhook_deliveries(sandbox_url)
+    bodies = [json.loads(d["body"]) for d in deliveries]
+    # Both the new and the old secret verify: the receiver may hold either while keys rotate.
+    for secret in (SECRET, OLD_SECRET):
+        for delivery in deliveries:
+            Webhook(secret).verify(delivery["body"], delivery["headers"])
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for body in bodies:
+        assert body["specversion"] == "1.0" and body["source"] == "/sms"
+        by_message.setdefault(body["data"]["messageId"], []).append(body)
+    first, second = (r["id"] for r in sent["results"])
+    assert [e["type"] for e in by_message[first]] == [
+        "sms.message.queued",
+        "sms.message.accepted",
+        "sms.message.delivered",
+    ]
+    assert [e["type"] for e in by_message[second]][-1] == "sms.message.failed"
+    assert [e["data"]["sequence"] for e in by_message[first]] == [1, 2, 3]
+    assert {e["data"]["tag"] for e in by_message[first]} == {"order-7"}
+    assert by_message[first][0]["data"]["to"] == "+12065550101"
+    assert [d["headers"]["webhook-id"] for d in deliveries] == [b["id"] for b in bodies]
+
+    # The Event Grid topic got the same message events, as the SDK publishes them.
+    grid = grid_events(sandbox_url)
+    assert sorted(e["id"] for e in grid) == sorted(b["id"] for b in bodies)
+
+    # Nothing is told twice: a repeated report and another tick add no event.
+    await report(sandbox_url, "+12065550101")
+    await tick()
+    assert len(webhook_deliveries(sandbox_url)) == len(deliveries)
+
+
+async def test_consent_changes_are_events_and_filters_apply(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    phone = "+12065550177"
+    for method in ("PUT", "DELETE"):
+        response = await optouts.main(
+            http_request(method, f"optouts/{phone}", route_params={"phone": phone})
+        )
+        assert response.status_code == 200
+    await tick()
+    bodies = [json.loads(d["body"]) for d in webhook_deliveries(sandbox_url)]
+    assert [b["type"] for b in bodies] == ["sms.consent.optOut", "sms.consent.optIn"]
+    assert bodies[0]["data"]["recipient"] == phone
+    assert bodies[0]["data"]["sequence"] < bodies[1]["data"]["sequence"]
+    assert phone.lstrip("+") not in bodies[0]["id"]  # ids name no number
+    assert grid_events(sandbox_url) == []  # the topic asked for message events only
+
+
+async def test_a_refused_event_is_retried_and_the_rest_of_its_message_waits(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    await fault(sandbox_url, "crm", {"status": 500, "count": 1})
+    sent = await send(["+12065550103"])
+    await tick()  # queued refused; accepted waits behind it
+    assert webhook_deliveries(sandbox_url) == []
+    await report(sandbox_url, "+12065550103")
+    services = await get_services()
+    await services.publisher.tick(utcnow() + timedelta(seconds=5))
+    bodies = [json.loads(d["body"]) for d in webhook_deliveries(sandbox_url)]
+    message = sent["results"][0]["id"]
+    assert [b["id"] for b in bodies] == [f"{message}.1", f"{message}.2", f"{message}.3"]
+    state = (await services.storage.event_deliveries.states())["crm"]
+    assert state.failed == 1 and state.delivered == 3
+
+
+async def test_gone_disables_a_webhook_and_says_so(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    await fault(sandbox_url, "crm", {"status": 410})
+    await send(["+12065550104"])
+    await tick()
+    services = await get_services()
+    state = (await services.storage.event_deliveries.states())["crm"]
+    assert state.disabled and state.reason == "410 Gone"
+    await tick()  # the event saying so goes out to the other destinations
+    disabled = [
+        e for e in grid_events(sandbox_url, "orders") if e["type"] == "sms.destination.disabled"
+    ]
+    assert disabled == []  # the topic's filter is message events only
+    log = await services.storage.event_log.read("0" * 19, "9" * 19, 100)
+    assert any(
+        e.event.type == "sms.destination.disabled" and e.event.data["destination"] == "crm"
+        for e in log
+    )
