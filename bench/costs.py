@@ -48,8 +48,9 @@ BUDGETS = {
     "inbound message": Budget(tables=6, acs=0),
     # One-time codes. A start: 6 limit rows (number, prefix, country, total; a number this
     # process has not seen costs a read), the record, the text as a send with its key (8), and
-    # the start's usage row. A check: one read and one conditional save, whatever comes at once.
-    "verification start": Budget(tables=17, acs=1),
+    # the start's usage row, and the hints of its events (the verification's, its text's). A
+    # check: one read and one conditional save, whatever comes at once.
+    "verification start": Budget(tables=18, acs=1),
     "verification check, wrong code": Budget(tables=2, acs=0),
     "verification check, approving": Budget(tables=5, acs=0),
     "verification resend": Budget(tables=16, acs=2),

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.clock import iso, parse_iso
+from shared.clock import iso, parse_iso, utcnow
 from shared.ledger import ConsentEntry, ThreadEntry
 from shared.phone import mask
 from shared.records import HistoryEntry, MessageRecord
+from shared.verification import Verification, VerifyStatus
 
 SPEC_VERSION = "1.0"
 MESSAGE_TYPE = "sms.message."  # + the status: sms.message.accepted, .delivered, ...
@@ -180,6 +181,47 @@ def inbound_event(entry: ThreadEntry) -> StatusEvent:
         time=entry.at,
         data=data,
     )
+
+
+VERIFICATION_TYPE = "sms.verification."  # + started, approved, expired, exhausted, canceled
+
+
+def verification_events(verification: Verification) -> list[StatusEvent]:
+    """Its start, and its end once it ended (never its code, nor anything that leads to it)."""
+    ended = verification.status is not VerifyStatus.PENDING
+    written = verification.events_written or 0
+    out: list[StatusEvent] = []
+    for sequence, status in ((1, "started"), (2, verification.status.value)):
+        if sequence <= written or (sequence == 2 and not ended):
+            continue
+        at = verification.created_at if sequence == 1 else verification.ended_at or utcnow()
+        data: dict[str, Any] = {
+            "verificationId": verification.id,
+            "to": verification.to,
+            "status": status,
+            "sequence": sequence,
+            "at": iso(at),
+            "createdAt": iso(verification.created_at),
+            "expiresAt": iso(verification.expires_at),
+        }
+        optional = {
+            "endReason": verification.end_reason if sequence == 2 else None,
+            "checks": verification.checks if sequence == 2 else None,
+            "sends": verification.sends if sequence == 2 else None,
+            "userId": verification.user_id,
+            "session": verification.session,
+        }
+        data.update({k: v for k, v in optional.items() if v is not None})
+        out.append(
+            StatusEvent(
+                id=f"verification.{verification.id}.{sequence}",
+                type=VERIFICATION_TYPE + status,
+                subject=f"verifications/{verification.id}",
+                time=at,
+                data=data,
+            )
+        )
+    return out
 
 
 def destination_disabled_event(name: str, at: datetime, reason: str) -> StatusEvent:

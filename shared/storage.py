@@ -51,7 +51,7 @@ class Storage:
             IdempotencyKeys(gateway),
             UsageRepository(gateway),
             ParkedEvents(gateway),
-            VerificationRepository(gateway),
+            VerificationRepository(gateway, pending),
             pending,
             EventLog(gateway),
             EventDeliveries(gateway, pending),

@@ -58,6 +58,8 @@ class Verification:
     seed: bytes | None = field(default=None, repr=False)
     check_value: bytes | None = field(default=None, repr=False)
     etag: str | None = field(default=None, compare=False)
+    # How many of its events are written: 1 once started, 2 once ended (None: a new record).
+    events_written: int | None = field(default=None, compare=False)
 
     @property
     def checks_remaining(self) -> int:

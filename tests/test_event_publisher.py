@@ -5,6 +5,7 @@ retried, dead-lettered, and disabled on `410 Gone`."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from standardwebhooks import Webhook
 import on_delivery_report
 import optouts
 import send_sms
+import verifications
 from shared.clock import utcnow
 from shared.runtime import close_services, get_services
 from tests.conftest import SENDERS
@@ -185,3 +187,27 @@ async def test_gone_disables_a_webhook_and_says_so(
         e.event.type == "sms.destination.disabled" and e.event.data["destination"] == "crm"
         for e in log
     )
+
+
+async def test_a_verification_tells_its_start_and_its_end_never_its_code(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    started = response_json(
+        await verifications.main(http_request("POST", "verifications", body={"to": "+12065550188"}))
+    )
+    [text] = sandbox_get(sandbox_url, "/sandbox/messages", to="+12065550188")
+    [code] = re.findall(r"\b(\d{6})\b", text["message"])
+    params = {"id": started["id"], "action": "check"}
+    checked = await verifications.main(
+        http_request("POST", "verifications", body={"code": code}, route_params=params)
+    )
+    assert response_json(checked)["status"] == "approved"
+    await tick()
+    bodies = [json.loads(d["body"]) for d in webhook_deliveries(sandbox_url)]
+    mine = [b for b in bodies if b["type"].startswith("sms.verification.")]
+    assert [b["type"] for b in mine] == ["sms.verification.started", "sms.verification.approved"]
+    assert [b["data"]["sequence"] for b in mine] == [1, 2]
+    assert all(code not in json.dumps(b) for b in bodies)
+    # The code's text is a message like any other: its events name no text at all.
+    texts = [b for b in bodies if b["type"].startswith("sms.message.")]
+    assert texts and all("message" not in b["data"] for b in texts)

@@ -16,7 +16,9 @@ from azure.data.tables import EdmType, EntityProperty
 
 from shared.clock import aware
 from shared.ids import is_batch_id, ulid_millis
-from shared.tables.gateway import TableGateway, etag_of
+from shared.status_events import verification_events
+from shared.tables.gateway import Operation, TableGateway, conditional_update, etag_of
+from shared.tables.pending_events import PendingEvents, event_rows, upserts
 from shared.verification import Verification, VerifyStatus
 
 VERIFICATIONS = "verifications"
@@ -67,6 +69,7 @@ def to_entity(verification: Verification) -> dict[str, Any]:
         "Sends": verification.sends,
         "Batches": ",".join(verification.batches),
         "Senders": ",".join(verification.senders),
+        "EventSeq": 1 if verification.status is VerifyStatus.PENDING else 2,
     }
     for name, attr in (*_OPTIONAL_TEXT.items(), *_OPTIONAL_TIME.items()):
         value = getattr(verification, attr)
@@ -99,6 +102,7 @@ def from_entity(entity: Any) -> Verification:
         seed=_bytes(entity.get("Seed")),
         check_value=_bytes(entity.get("CheckValue")),
         etag=etag_of(entity),
+        events_written=int(entity.get("EventSeq", 1 if entity["Status"] == "pending" else 2)),
         **fields,
     )
 
@@ -111,8 +115,19 @@ def _bytes(value: Any) -> bytes | None:
 
 
 class VerificationRepository:
-    def __init__(self, gateway: TableGateway) -> None:
+    def __init__(self, gateway: TableGateway, pending: PendingEvents) -> None:
         self._tables = gateway
+        self._pending = pending
+
+    async def _write(self, first: Operation, verification: Verification) -> str:
+        """The row and, in the same transaction, the events of the change it makes."""
+        events = verification_events(verification)
+        if not events:
+            return (await self._tables.transact(VERIFICATIONS, [first]))[0]
+        partition = first[1]["PartitionKey"]
+        await self._pending.announce(VERIFICATIONS, partition)
+        rows = event_rows(partition, events, row=events[-1].id)
+        return (await self._tables.transact(VERIFICATIONS, [first, *upserts(rows)]))[0]
 
     async def get(self, verification_id: str) -> Verification | None:
         """The verification, or None for an id that is not one of ours (any text)."""
@@ -123,14 +138,14 @@ class VerificationRepository:
         return None if entity is None else from_entity(entity)
 
     async def create(self, verification: Verification) -> Verification:
-        etag = await self._tables.create(VERIFICATIONS, to_entity(verification))
+        etag = await self._write(("create", to_entity(verification), {}), verification)
         return _with_etag(verification, etag)
 
     async def replace(self, verification: Verification) -> Verification:
         """Save a change decided on the record with `verification.etag`; raises
         `ConcurrentUpdateError` when someone changed it since."""
-        etag = await self._tables.replace_if(
-            VERIFICATIONS, to_entity(verification), verification.etag
+        etag = await self._write(
+            conditional_update(to_entity(verification), verification.etag), verification
         )
         return _with_etag(verification, etag)
 
@@ -154,4 +169,5 @@ class VerificationRepository:
 
 
 def _with_etag(verification: Verification, etag: str) -> Verification:
-    return replace(verification, etag=etag or None)
+    ended = verification.status is not VerifyStatus.PENDING
+    return replace(verification, etag=etag or None, events_written=2 if ended else 1)
