@@ -102,6 +102,33 @@ class VerificationFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class EventFigures:
+    """Status events per destination: taken, refused attempts (each retried), given up on."""
+
+    by_destination: tuple[tuple[str, dict[str, int]], ...]
+
+    @classmethod
+    def of(cls, tally: Tally) -> EventFigures:
+        out: dict[str, dict[str, int]] = {}
+        for key, n in tally.events.items():
+            name, _, outcome = key.rpartition("|")
+            counts = out.setdefault(name, {"delivered": 0, "failed": 0, "deadLettered": 0})
+            counts[outcome] = counts.get(outcome, 0) + n
+        return cls(tuple(sorted(out.items())))
+
+    def total(self, outcome: str) -> int:
+        return sum(counts.get(outcome, 0) for _, counts in self.by_destination)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "delivered": self.total("delivered"),
+            "failed": self.total("failed"),
+            "deadLettered": self.total("deadLettered"),
+            "byDestination": [{"destination": n, **c} for n, c in self.by_destination],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Figures:
     sent: int
     accepted: int
@@ -123,6 +150,7 @@ class Figures:
     median_latency_ms: int | None
     p95_latency_ms: int | None
     verifications: VerificationFigures
+    events: EventFigures
 
     @classmethod
     def of(cls, tally: Tally, top: int) -> Figures:
@@ -148,6 +176,7 @@ class Figures:
             median_latency_ms=tally.latency_quantile(0.5),
             p95_latency_ms=tally.latency_quantile(0.95),
             verifications=VerificationFigures.of(tally),
+            events=EventFigures.of(tally),
         )
 
     @property
@@ -183,6 +212,7 @@ class Figures:
             "medianLatencyMs": self.median_latency_ms,
             "p95LatencyMs": self.p95_latency_ms,
             "verifications": self.verifications.to_json(),
+            "events": self.events.to_json(),
         }
 
 

@@ -17,6 +17,7 @@ from shared.events_config import EventSettings
 from shared.storage import Storage
 from shared.tables.event_deliveries import DestinationState
 from shared.tables.event_log import LogEntry
+from shared.usage import UsageEvent, UsageKind
 
 log = logging.getLogger("sms.events")
 
@@ -28,6 +29,17 @@ class TickReport:
     logged: int
     destinations: dict[str, DestinationState] = field(default_factory=dict)
     purged: int = 0
+
+
+def counted(before: DestinationState, after: DestinationState, now: datetime) -> list[UsageEvent]:
+    """A tick's deliveries as usage rows (analytics per destination), keyed by the tick."""
+    key = f"{after.name}.{int(now.timestamp() * 1000)}"
+    figures: tuple[tuple[UsageKind, int], ...] = (
+        ("eventDelivered", after.delivered - before.delivered),
+        ("eventFailed", after.failed - before.failed),
+        ("eventDeadLettered", after.dead_lettered - before.dead_lettered),
+    )
+    return [UsageEvent(kind, now, key, reason=after.name, count=n) for kind, n in figures if n > 0]
 
 
 class EventPublisher:
@@ -80,11 +92,15 @@ class EventPublisher:
             return_exceptions=True,
         )
         done: dict[str, DestinationState] = {}
+        usage: list[UsageEvent] = []
         for destination, result in zip(destinations, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("events to %s not delivered this tick: %r", destination.name, result)
             else:
                 done[destination.name] = result
+                usage += counted(states[destination.name], result, now)
+        if usage:
+            await self._storage.usage.record(usage)
         purged = 0
         if time.monotonic() - self._purged_at > PURGE_EVERY:
             purged = await self._storage.event_log.purge(

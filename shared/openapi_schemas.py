@@ -266,6 +266,24 @@ FIGURES: dict[str, Schema] = {
             },
         }
     ),
+    "events": obj(
+        {
+            "delivered": _COUNT,
+            "failed": _COUNT,
+            "deadLettered": _COUNT,
+            "byDestination": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "destination": {"type": "string"},
+                        "delivered": _COUNT,
+                        "failed": _COUNT,
+                        "deadLettered": _COUNT,
+                    }
+                ),
+            },
+        }
+    ),
 }
 ANALYTICS = obj(
     {

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from shared.records import key_safe
-from shared.usage import UsageEvent, UsageKind
+from shared.usage import EVENT_KINDS, UsageEvent, UsageKind
 
 Dimension = Literal["all", "sender", "country", "tag"]
 DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
@@ -70,6 +70,7 @@ class Tally:
     reasons: dict[str, int] = field(default_factory=dict)
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_EDGES_MS) + 1))
     blocks: dict[str, int] = field(default_factory=dict)  # refused verification texts, by rule
+    events: dict[str, int] = field(default_factory=dict)  # `<destination>|<outcome>`: status events
 
     def count(self, event: UsageEvent) -> None:
         self.counts[event.kind] = self.counts.get(event.kind, 0) + event.count
@@ -83,6 +84,9 @@ class Tally:
         if event.kind == "verifyBlocked":
             reason = event.reason or "unknown"
             self.blocks[reason] = self.blocks.get(reason, 0) + event.count
+        if event.kind in EVENT_KINDS:
+            key = f"{event.reason or 'unknown'}|{EVENT_KINDS[event.kind]}"
+            self.events[key] = self.events.get(key, 0) + event.count
 
     def absorb(self, other: Tally) -> None:
         for kind, n in other.counts.items():
@@ -94,6 +98,8 @@ class Tally:
             self.latency[i] += n
         for reason, n in other.blocks.items():
             self.blocks[reason] = self.blocks.get(reason, 0) + n
+        for key, n in other.events.items():
+            self.events[key] = self.events.get(key, 0) + n
 
     def __getitem__(self, kind: UsageKind) -> int:
         return self.counts.get(kind, 0)
@@ -168,6 +174,8 @@ class Rollup:
         }
         if tally.blocks:
             entity["Blocks"] = json.dumps(_capped(tally.blocks), separators=(",", ":"))
+        if tally.events:
+            entity["Events"] = json.dumps(_capped(tally.events), separators=(",", ":"))
         if self.value is not None:
             entity["Value"] = self.value
         for kind in KINDS:
@@ -197,6 +205,7 @@ class Rollup:
             reasons={str(k): int(v) for k, v in json.loads(entity.get("Reasons") or "{}").items()},
             latency=latency,
             blocks={str(k): int(v) for k, v in json.loads(entity.get("Blocks") or "{}").items()},
+            events={str(k): int(v) for k, v in json.loads(entity.get("Events") or "{}").items()},
         )
         return cls(entity["Hour"], entity["Dimension"], entity.get("Value"), tally)
 

@@ -33,7 +33,15 @@ UsageKind = Literal[
     "verifyStarted",  # a verification texted its first code (key: the verification id)
     "verifyApproved",  # a verification was approved (key: the verification id)
     "verifyBlocked",  # a verification text refused, with the rule's reason (never the code)
+    "eventDelivered",  # status events a destination took (reason: the destination's name)
+    "eventFailed",  # attempts a destination refused (each is retried)
+    "eventDeadLettered",  # events a destination was given up on
 ]
+EVENT_KINDS = {
+    "eventDelivered": "delivered",
+    "eventFailed": "failed",
+    "eventDeadLettered": "deadLettered",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ TOTALS: dict[str, Any] = {
         "blocked": 0,
         "blockedReasons": [],
     },
+    "events": {"delivered": 0, "failed": 0, "deadLettered": 0, "byDestination": []},
 }
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+import analytics
 import on_delivery_report
 import optouts
 import send_sms
@@ -166,6 +167,10 @@ async def test_a_refused_event_is_retried_and_the_rest_of_its_message_waits(
     assert [b["id"] for b in bodies] == [f"{message}.1", f"{message}.2", f"{message}.3"]
     state = (await services.storage.event_deliveries.states())["crm"]
     assert state.failed == 1 and state.delivered == 3
+    # Analytics count them per destination.
+    usage = response_json(await analytics.main(http_request("GET", "analytics")))
+    events = {d["destination"]: d for d in usage["totals"]["events"]["byDestination"]}
+    assert events["crm"] == {"destination": "crm", "delivered": 3, "failed": 1, "deadLettered": 0}
 
 
 async def test_gone_disables_a_webhook_and_says_so(
