@@ -223,11 +223,13 @@ class EventDelivery:
         state: DestinationState,
         read_log: Callable[[str, int], Awaitable[list[LogEntry]]],
         now: datetime,
-    ) -> DestinationState:
+    ) -> tuple[DestinationState, bool]:
+        """One round for one destination; answers its new state and whether more is waiting
+        in the log (a full page was read)."""
         if state.fingerprint != destination.fingerprint:
             state = replace(state, fingerprint=destination.fingerprint, disabled=False, reason=None)
         if state.disabled:
-            return state
+            return state, False
         retries = await self._deliveries.retries(destination.name)
         entries: list[LogEntry] = []
         if len(retries) < MAX_RETRY_ROWS:  # a full backlog stops reading: order stays whole
@@ -260,4 +262,4 @@ class EventDelivery:
         else:
             await self._deliveries.save_state(state)
         await self._deliveries.done(destination.name, outcome.done)
-        return state
+        return state, len(entries) >= READ_PER_TICK

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from shared.clock import utcnow
 from shared.event_delivery import EventDelivery
-from shared.event_relay import EventRelay
+from shared.event_relay import MAX_EVENTS, EventRelay
 from shared.event_senders import EventGridSender, WebhookSender
-from shared.events_config import EventSettings
+from shared.events_config import Destination, EventSettings
 from shared.storage import Storage
 from shared.tables.event_deliveries import DestinationState
 from shared.tables.event_log import LogEntry
@@ -22,6 +22,7 @@ from shared.usage import UsageEvent, UsageKind
 log = logging.getLogger("sms.events")
 
 PURGE_EVERY = 600.0  # seconds
+TICK_BUDGET = 20.0  # seconds a tick goes on while a backlog lasts (then the next tick)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +82,27 @@ class EventPublisher:
                 state = DestinationState(destination.name, start, destination.fingerprint)
                 await self._storage.event_deliveries.save_state(state)
                 states[destination.name] = state
-        logged = await self._relay.relay(now)
+        began = time.monotonic()
+        logged = 0
+        while True:
+            moved = await self._relay.relay(now)
+            logged += moved
+            if moved < MAX_EVENTS or time.monotonic() - began > TICK_BUDGET / 2:
+                break
         head = await self._storage.event_log.head()
 
         async def read_log(after: str, limit: int) -> list[LogEntry]:
             return await self._storage.event_log.read(after, head.committed, limit)
 
-        results = await asyncio.gather(
-            *(self._delivery.deliver(d, states[d.name], read_log, now) for d in destinations),
-            return_exceptions=True,
-        )
+        async def catch_up(destination: Destination) -> DestinationState:
+            state, more = await self._delivery.deliver(
+                destination, states[destination.name], read_log, now
+            )
+            while more and time.monotonic() - began < TICK_BUDGET:
+                state, more = await self._delivery.deliver(destination, state, read_log, utcnow())
+            return state
+
+        results = await asyncio.gather(*(catch_up(d) for d in destinations), return_exceptions=True)
         done: dict[str, DestinationState] = {}
         usage: list[UsageEvent] = []
         for destination, result in zip(destinations, results, strict=True):
