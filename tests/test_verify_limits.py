@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+import send_sms
 from shared.runtime import close_services, get_services
 from shared.tables.rate_buckets import RATE_BUCKETS
-from tests.helpers import sandbox_get
+from shared.verify_sending import ranked_senders
+from tests.conftest import SENDERS
+from tests.helpers import http_request, response_json, sandbox_get
 from tests.test_verifications import call, usage
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -112,3 +115,30 @@ async def test_a_refused_start_leaves_its_idempotency_key_free(
     refused = [await call("POST", body={"to": to}, headers=key) for _ in range(2)]
     # Refused both times for the limit, not "in progress": nothing was kept under the key.
     assert reasons(refused) == ["perNumber", "perNumber"]
+
+
+async def test_a_code_goes_at_once_when_bulk_traffic_has_spent_its_sender(
+    monkeypatch: pytest.MonkeyPatch, sandbox_url: str
+) -> None:
+    """The priority lane: bulk sends leave the bucket at its reserve, a code may spend half."""
+    await configure(monkeypatch, SMS_RATE_PER_NUMBER_PER_MINUTE="12")  # reserve 2, codes 1
+    to = "+14255550143"
+    sender = ranked_senders(SENDERS, to)[0]
+    bulk = [f"+1206555{n:04d}" for n in range(600, 620)]
+    answer = response_json(
+        await send_sms.main(
+            http_request("POST", "sms", body={"to": bulk, "message": "sale today", "from": sender})
+        )
+    )
+    statuses = Counter(r["status"] for r in answer["results"])
+    assert statuses == {"accepted": 10, "queued": 10}  # 12 less the reserve of 2
+    late = response_json(
+        await send_sms.main(
+            http_request("POST", "sms", body={"to": "+12065550620", "message": "x", "from": sender})
+        )
+    )
+    assert late["results"][0]["status"] == "queued"  # bulk waits for the bucket
+    status, started, _ = await call("POST", body={"to": to})
+    assert (status, started["delivery"]) == (201, "accepted")  # the code does not
+    [text] = sandbox_get(sandbox_url, "/sandbox/messages", to=to)
+    assert text["from"] == sender
