@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from shared.acs_codes import describe
 from shared.analytics import GROUP_BYS, Figures, Report
+from shared.dashboard_events import events_card
 from shared.dashboard_verify import verification_card
 from shared.svg_charts import (
     Series,
@@ -66,6 +67,7 @@ def render_dashboard(
         _reasons_card(by_day),
         _hours_card(by_day),
         verification_card(totals, countries),
+        events_card(totals),
         "</div>",
         _table_card(grouped),
         "<footer><p>Counts come from hourly rollups of usage events and are exact under "

@@ -114,6 +114,15 @@ def history(today: date) -> list[UsageEvent]:
                     )
                 if rng.random() < 0.12:
                     events.append(UsageEvent("optOut", reply_at, f"r{key}", sender, country))
+        noon = datetime.combine(day, time(12, 0), UTC)  # one publisher tick's counts a day
+        for name, taken, refused in (("crm", 40 + back, back % 3), ("topic", 30, 0)):
+            events.append(
+                UsageEvent("eventDelivered", noon, f"{name}{back}", reason=name, count=taken)
+            )
+            if refused:
+                events.append(
+                    UsageEvent("eventFailed", noon, f"{name}{back}", reason=name, count=refused)
+                )
     return events
 
 
@@ -226,6 +235,13 @@ async def test_dashboard_in_chromium_shows_the_figures(
     dom = Dom(await run_chromium(chromium, "--dump-dom", url))
 
     kinds = Counter(e.kind for e in past)
+    for name in ("crm", "topic"):  # the events card: what each destination took and refused
+        taken = sum(e.count for e in past if e.kind == "eventDelivered" and e.reason == name)
+        refused = sum(e.count for e in past if e.kind == "eventFailed" and e.reason == name)
+        assert (
+            f"{name}: {fmt(taken)} delivered, {fmt(refused)} refused, 0 dead-lettered"
+            in (dom.by_id["event-destinations-desc"])
+        )
     sent = kinds["accepted"] + kinds["rejected"] + kinds["unknown"] + 6
     delivered, failed = kinds["delivered"] + 4, kinds["failed"] + 2
     opt_outs = kinds["optOut"] + 2

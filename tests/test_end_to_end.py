@@ -14,48 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from local.stack import (
-    Ports,
-    Service,
-    app_stack,
-    azurite_tables_connection_string,
-    free_port,
-    sandbox_connection_string,
-)
-from tests.conftest import ARTIFACTS, SENDERS, VERIFY_SECRET
+from local.stack import Ports
+from tests.conftest import ARTIFACTS, SENDERS
+from tests.stack_kit import running_stack
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Ports]:
-    ports = Ports(tables=free_port(), sandbox=free_port(), host=free_port())
-    tables = azurite_tables_connection_string(ports.tables)
-    for old in (ARTIFACTS / "end-to-end").glob("*.log"):  # this run's logs only
-        old.unlink()
-    services: list[Service] = app_stack(
-        ports,
-        data_dir=None,
-        logs=ARTIFACTS / "end-to-end",
-        app_env={
-            "ACS_CONNECTION_STRING": sandbox_connection_string(ports.sandbox),
-            "SMS_FROM_NUMBERS": ",".join(SENDERS),
-            "TABLES_CONNECTION_STRING": tables,
-            "AzureWebJobsStorage": tables,
-            "SMS_TABLE_PREFIX": "e2e",
-            "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
-            "SMS_EVENTS_SCHEDULE": "*/1 * * * * *",
-            "SMS_VERIFY_SECRET": VERIFY_SECRET,
-        },
-        sandbox_env={"ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2"},
-    )
-    started: list[Service] = []
-    try:
-        for service in services:
-            service.start(timeout=60)
-            started.append(service)
+    with running_stack(ARTIFACTS / "end-to-end", "e2e") as ports:
         yield ports
-    finally:
-        for service in reversed(started):
-            service.stop()
 
 
 def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:

@@ -19,7 +19,13 @@ import optouts
 import send_sms
 import verifications
 from shared.clock import utcnow
+from shared.ids import new_batch_id
+from shared.records import BatchRecord, HistoryEntry, MessageRecord, batch_to_entity
 from shared.runtime import close_services, get_services
+from shared.status import Status
+from shared.status_events import message_events
+from shared.tables.messages import MESSAGES
+from shared.tables.pending_events import HINT_SETTLE, event_rows, upserts
 from tests.conftest import SENDERS
 from tests.helpers import (
     delivery_report_payload,
@@ -216,3 +222,40 @@ async def test_a_verification_tells_its_start_and_its_end_never_its_code(
     # The code's text is a message like any other: its events name no text at all.
     texts = [b for b in bodies if b["type"].startswith("sms.message.")]
     assert texts and all("message" not in b["data"] for b in texts)
+
+
+async def test_events_of_a_send_that_never_committed_are_never_published(
+    events_env: dict[str, str],
+) -> None:
+    """Rows a send left before its header (its commit point) tell of nothing that happened;
+    once the header is there they go out, and a hint that led to nothing is let go."""
+
+    services = await get_services()
+    storage = services.storage
+    record = message_record()
+    await storage.pending_events.announce(MESSAGES, record.batch_id)
+    rows = event_rows(record.batch_id, message_events(record, 0))
+    await storage.gateway.transact(MESSAGES, upserts(rows))
+    report = await services.publisher.tick()
+    assert report.logged == 0  # no header: the send did not commit
+    header = BatchRecord(record.batch_id, "hello", "GSM-7", 1, 1, record.created_at)
+    await storage.gateway.upsert(MESSAGES, batch_to_entity(header))
+    assert (await services.publisher.tick()).logged == 1
+    assert (await services.publisher.tick()).logged == 0  # moved once
+    # A hint whose partition holds nothing is dropped once it has settled, not before.
+    assert await storage.pending_events.hints(10)
+    await services.publisher.tick(utcnow() + HINT_SETTLE + timedelta(seconds=5))
+    assert await storage.pending_events.hints(10) == []
+
+
+def message_record() -> MessageRecord:
+    now = utcnow()
+    return MessageRecord(
+        batch_id=new_batch_id(),
+        index=0,
+        to="+12065550199",
+        sender=SENDERS[0],
+        status=Status.QUEUED,
+        created_at=now,
+        history=(HistoryEntry(Status.QUEUED, now),),
+    )

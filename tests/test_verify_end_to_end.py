@@ -18,16 +18,10 @@ import httpx
 import pytest
 from azure.data.tables import TableServiceClient
 
-from local.stack import (
-    Ports,
-    Service,
-    app_stack,
-    azurite_tables_connection_string,
-    free_port,
-    sandbox_connection_string,
-)
+from local.stack import Ports, azurite_tables_connection_string
 from shared.verify_sending import ranked_senders
-from tests.conftest import ARTIFACTS, SENDERS, VERIFY_SECRET
+from tests.conftest import ARTIFACTS, SENDERS
+from tests.stack_kit import running_stack
 
 LOGS = ARTIFACTS / "verify-end-to-end"
 PREFIX = "v2e"
@@ -37,41 +31,14 @@ NEVER_DELIVERED = "+14255550262"  # from its sticky sender: the carrier drops th
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Ports]:
-    ports = Ports(tables=free_port(), sandbox=free_port(), host=free_port())
-    tables = azurite_tables_connection_string(ports.tables)
-    for old in LOGS.glob("*.log"):  # this run's logs only
-        old.unlink()
     sticky = ranked_senders(SENDERS, NEVER_DELIVERED)[0]
-    services: list[Service] = app_stack(
-        ports,
-        data_dir=None,
-        logs=LOGS,
-        app_env={
-            "ACS_CONNECTION_STRING": sandbox_connection_string(ports.sandbox),
-            "SMS_FROM_NUMBERS": ",".join(SENDERS),
-            "TABLES_CONNECTION_STRING": tables,
-            "AzureWebJobsStorage": tables,
-            "SMS_TABLE_PREFIX": PREFIX,
-            "SMS_OUTBOX_SCHEDULE": "*/1 * * * * *",
-            "SMS_EVENTS_SCHEDULE": "*/1 * * * * *",
-            "SMS_VERIFY_SECRET": VERIFY_SECRET,
-            "SMS_VERIFY_BRAND": "Contoso",
-            "SMS_VERIFY_GUARD_MIN_SENDS": "3",
-        },
-        sandbox_env={
-            "ACS_SANDBOX_REPORT_DELAY_SECONDS": "0.2",
-            "ACS_SANDBOX_NEVER_DELIVER": f"{NEVER_DELIVERED}@{sticky}",
-        },
-    )
-    started: list[Service] = []
-    try:
-        for service in services:
-            service.start(timeout=60)
-            started.append(service)
+    with running_stack(
+        LOGS,
+        PREFIX,
+        app_env={"SMS_VERIFY_BRAND": "Contoso", "SMS_VERIFY_GUARD_MIN_SENDS": "3"},
+        sandbox_env={"ACS_SANDBOX_NEVER_DELIVER": f"{NEVER_DELIVERED}@{sticky}"},
+    ) as ports:
         yield ports
-    finally:
-        for service in reversed(started):
-            service.stop()
 
 
 class Run:

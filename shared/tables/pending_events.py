@@ -131,7 +131,11 @@ class PendingEvents:
         return out
 
     @translated
-    async def read(self, table: str, partition: str, companion: str | None = None) -> PendingRows:
+    async def read(
+        self, table: str, partition: str, companion: str | None = None, *, limit: int = 60
+    ) -> PendingRows:
+        """The oldest `limit` event rows of the partition (a row holds up to 99 events), and
+        the companion row (which sorts before them) when asked for."""
         query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
         params: dict[str, Any] = {"pk": partition, "low": EVENT_ROW, "high": EVENT_ROW_END}
         if companion is not None:
@@ -139,7 +143,7 @@ class PendingEvents:
             params["row"] = companion
         rows: list[tuple[str, list[StatusEvent]]] = []
         found: dict[str, Any] | None = None
-        for entity in await self._tables.query_all(table, query, params):
+        for entity in await self._tables.query_all(table, query, params, limit=limit + 1):
             if entity["RowKey"] == companion:
                 found = entity
                 continue
