@@ -51,12 +51,16 @@ class StatusEvent:
     def cloud_event(self, source: str, *, full_numbers: bool = True) -> dict[str, Any]:
         """The structured-mode CloudEvent (what webhooks get as their body)."""
         data = self.data if full_numbers else masked_data(self.data)
+        subject = self.subject
+        if not full_numbers and subject.startswith(_NUMBERED_SUBJECTS):
+            kind, _, number = subject.partition("/")
+            subject = f"{kind}/{mask(number)}"
         return {
             "specversion": SPEC_VERSION,
             "id": self.id,
             "source": source,
             "type": self.type,
-            "subject": self.subject,
+            "subject": subject,
             "time": iso(self.time),
             "datacontenttype": "application/json",
             "data": data,
@@ -83,6 +87,7 @@ class StatusEvent:
 
 
 _NUMBER_FIELDS = ("to", "from", "recipient", "ourNumber")
+_NUMBERED_SUBJECTS = ("consent/", "conversations/")
 
 
 def masked_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,7 @@ def test_consent_ids_do_not_show_the_number_and_are_repeatable() -> None:
     assert later.data["sequence"] > event.data["sequence"]
     masked = event.cloud_event("/sms", full_numbers=False)
     assert masked["data"]["recipient"] == "+1206*****00"
+    assert masked["subject"] == "consent/+1206*****00"
 
 
 @pytest.mark.parametrize(
