@@ -226,6 +226,7 @@ class EventDelivery:
     ) -> tuple[DestinationState, bool]:
         """One round for one destination; answers its new state and whether more is waiting
         in the log (a full page was read)."""
+        before = state
         if state.fingerprint != destination.fingerprint:
             state = replace(state, fingerprint=destination.fingerprint, disabled=False, reason=None)
         if state.disabled:
@@ -259,7 +260,7 @@ class EventDelivery:
             await self._deliveries.save_state(
                 state, destination_disabled_event(state.name, now, outcome.gone)
             )
-        else:
+        elif state != before:  # an idle tick writes nothing
             await self._deliveries.save_state(state)
         await self._deliveries.done(destination.name, outcome.done)
         return state, len(entries) >= READ_PER_TICK

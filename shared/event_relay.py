@@ -23,7 +23,8 @@ from shared.tables.pending_events import HINT_SETTLE, Hint, PendingEvents, Pendi
 
 log = logging.getLogger("sms.events")
 
-MAX_HINTS = 500
+MAX_HINTS = 500  # partitions read a tick
+MAX_HINT_ROWS = 20_000  # hints listed a tick (keys only): the turn goes round all of them
 # A send's rows without a header this long after their hint belong to a send that died before
 # its commit point and was never repeated: they are dropped, never published.
 UNCOMMITTED_AFTER = timedelta(hours=1)
@@ -54,11 +55,20 @@ def in_subject_order(
     return out
 
 
+def in_turn(hints: Sequence[Hint], after: str, limit: int) -> list[Hint]:
+    """`limit` hints, starting after the one read last and wrapping round: with more hints than
+    a tick reads, every partition still gets its turn within a few ticks."""
+    ordered = sorted(hints, key=lambda h: h.key)
+    start = next((i for i, h in enumerate(ordered) if h.key > after), 0)
+    return (ordered[start:] + ordered[:start])[:limit]
+
+
 class EventRelay:
     def __init__(self, pending: PendingEvents, event_log: EventLog) -> None:
         self._pending = pending
         self._log = event_log
         self._held: str | None = None  # the ETag of a reservation this process made
+        self._turn = ""  # the last hint read: the next tick starts after it
 
     async def _read(self, hint: Hint) -> Found:
         companion = BATCH_ROW if hint.table == MESSAGES else None
@@ -71,7 +81,9 @@ class EventRelay:
             head = replace(head, lease_until=None)  # our own tick that failed: take it up again
         if head.busy and head.lease_until is not None and head.lease_until > now:
             return 0  # another publisher is appending
-        hints = await self._pending.hints(MAX_HINTS)
+        hints = in_turn(await self._pending.hints(MAX_HINT_ROWS), self._turn, MAX_HINTS)
+        if hints:
+            self._turn = hints[-1].key
         found: list[Found] = []
         total = 0
         for start in range(0, len(hints), 16):

@@ -298,3 +298,18 @@ def test_destination_settings() -> None:
 def test_bad_event_settings_name_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(EventSettingsError, match=named):
         load_event_settings(env)
+
+
+def test_every_hint_gets_its_turn() -> None:
+    from shared.event_relay import in_turn
+    from shared.tables.pending_events import Hint
+
+    hints = [Hint(f"h{n % 3:02d}", "messages", f"p{n}", None, None) for n in range(10)]
+    seen: set[str] = set()
+    after = ""
+    for _ in range(3):
+        turn = in_turn(hints, after, 4)
+        seen |= {h.key for h in turn}
+        after = turn[-1].key
+    assert seen == {h.key for h in hints}
+    assert in_turn(hints, "zzz", 2) == sorted(hints, key=lambda h: h.key)[:2]  # wraps round

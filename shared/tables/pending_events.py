@@ -81,6 +81,10 @@ class Hint:
     written: datetime | None
     etag: str | None
 
+    @property
+    def key(self) -> str:
+        return f"{self.shard}|{self.table}|{self.partition}"
+
 
 @dataclass(frozen=True, slots=True)
 class PendingRows:
@@ -121,6 +125,7 @@ class PendingEvents:
             HINTS,
             "PartitionKey ge @low and PartitionKey lt @high",
             {"low": "h", "high": "i"},
+            select=["PartitionKey", "RowKey", "Timestamp"],
             limit=limit,
         )
         out: list[Hint] = []
