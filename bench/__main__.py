@@ -26,9 +26,10 @@ from bench.coldstart import (
     host_start,
     import_time,
 )
-from bench.costs import BULK, CostRow, measure_costs
+from bench.costs import BULK, CostRow, measure_costs, tick_costs
 from bench.counting import Meter, metered_services
 from bench.events import EventRuns, event_throughput
+from bench.publish import PublishRuns, Sinks, publish_throughput
 from bench.results import Figure, median_rate, section, write_json
 from bench.stack import (
     ARTIFACTS,
@@ -39,14 +40,15 @@ from bench.stack import (
     local_stack,
     round_trip_ms,
 )
-from bench.verify import check_throughput
+from bench.verify import check_throughput, settings
 from bench.workload import opt_outs, recipients
 from shared.runtime import close_services
 
-SECTIONS = ("bulk", "events", "verify", "costs", "coldstart")
+SECTIONS = ("bulk", "events", "events-publish", "verify", "costs", "coldstart")
 RATIO_TARGET = 3.0
 IMPORT_TARGET_MS = 300.0
 MEMORY_TARGET_MB = 300.0
+PUBLISH_TARGET = 200.0  # events/s to each destination
 PACKAGES = (
     "azure-functions",
     "azure-functions-runtime-v1",
@@ -71,6 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay-rounds", type=int, default=1, help="rounds of that comparison")
     parser.add_argument("--events", type=int, default=1_000, help="reports and inbound, each")
     parser.add_argument("--concurrency", type=int, default=8, help="events in flight")
+    parser.add_argument(
+        "--published", type=int, default=1_000, help="recipients whose events are published"
+    )
+    parser.add_argument(
+        "--publish-rounds", type=int, default=3, help="publisher/bare-POST rounds, alternated"
+    )
     parser.add_argument("--dry-run", type=int, default=100_000, help="dry-run recipients")
     parser.add_argument(
         "--verifications", type=int, default=200, help="verifications checked (5 checks each)"
@@ -136,6 +144,30 @@ def event_figures(result: EventRuns, concurrency: int) -> list[Figure]:
     ]
 
 
+def publish_figures(result: PublishRuns) -> list[Figure]:
+    ticks = ", ".join(str(r.counts["ticks"]) for r in result.app)
+    return [
+        Figure(
+            "app: events delivered to each of 2 destinations",
+            median_rate(result.app),
+            "events/s",
+            PUBLISH_TARGET,
+            "min",
+            note=(
+                f"{result.events:,} events to the webhook and the topic by publisher.tick(), "
+                f"relay included; median of {len(result.app)}; ticks {ticks}"
+            ),
+        ),
+        Figure(
+            "bare: signed POSTs to one webhook, one by one",
+            median_rate(result.bare),
+            "events/s",
+            note=f"httpx, the same events, nothing stored; median of {len(result.bare)}",
+        ),
+        Figure("app / bare", result.ratio, "×"),
+    ]
+
+
 def cost_lines(rows: list[CostRow]) -> str:
     lines = [f"  {'operation':<48} {'tables':>6} {'ACS':>4}   {'budget':<11}"]
     for row in rows:
@@ -187,6 +219,10 @@ async def costs(stack: Stack) -> list[CostRow]:
         await close_services()
         rows = await measure_costs(stack.sandbox_url, meter)
         await close_services()
+        prefix = meter.prefix = stack.use()  # the publisher's ticks: fresh tables, two sinks
+        with settings(Sinks(f"costs-{prefix}", f"costs-{prefix}").env(stack)):
+            rows += await tick_costs(meter)
+            await close_services()
     targets = recipients(BULK, area=312)
     quickstart = await asyncio.to_thread(
         baseline_cost, stack, targets, opt_outs(targets, SENDERS, area=312)
@@ -217,6 +253,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             events = asyncio.run(event_throughput(stack, args.events, args.concurrency))
             data["events"] = {"reports": events.reports, "inbound": events.inbound}
             show(f"\nEvents, {args.events:,} of each", event_figures(events, args.concurrency))
+        if "events-publish" in wanted:
+            print(
+                f"\nStatus events published, {args.published:,} recipients' queued and accepted "
+                f"events, {args.publish_rounds} rounds",
+                flush=True,
+            )
+            published = publish_throughput(stack, args.published, args.publish_rounds)
+            data["eventsPublish"] = {
+                "events": published.events,
+                "app": published.app,
+                "bare": published.bare,
+                "ratio": published.ratio,
+            }
+            show("", publish_figures(published))
         if "verify" in wanted:
             checks = asyncio.run(check_throughput(stack, args.verifications, args.concurrency))
             data["verify"] = {"checks": checks}

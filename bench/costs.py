@@ -243,6 +243,29 @@ async def _analytics(meter: Meter) -> CostRow:
     return CostRow(name, await _counted(meter, query), "GET /api/analytics, after a first one")
 
 
+async def tick_costs(meter: Meter) -> list[CostRow]:
+    """One publisher tick with nothing new, and one after a single send (its queued and
+    accepted events), with the destinations the environment configures. Run in fresh tables:
+    a tick reads every partition hinted in the last few minutes, so the count depends on what
+    was written before it; here, the warm-up send's batch and the single send's."""
+    services = await get_services()
+    await app.post_sms({"to": one_per_sender(SENDERS), "message": MESSAGE})
+    await services.publisher.tick()  # tables, connections, every destination's cursor
+    await services.publisher.tick()
+    names = ", ".join(d.name for d in services.settings.events.destinations)
+    rows = [
+        CostRow(
+            "publisher tick, nothing new",
+            await _counted(meter, services.publisher.tick),
+            f"destinations {names} and per-send callbacks; one hinted batch",
+        )
+    ]
+    await app.post_sms({"to": "+13125550199", "message": MESSAGE})
+    tick = await _counted(meter, services.publisher.tick)
+    rows.append(CostRow("publisher tick, a single send's 2 events", tick, "two hinted batches"))
+    return rows
+
+
 def _inbox(sandbox_url: str, to: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{sandbox_url}/sandbox/messages", params={"to": to}, timeout=10)
     response.raise_for_status()
