@@ -45,7 +45,7 @@ BUDGETS = {
     "single send": Budget(tables=7, acs=1),
     "bulk send, 1,000 recipients": Budget(tables=60, acs=10),
     "delivery report": Budget(tables=5, acs=0),
-    "inbound message": Budget(tables=6, acs=0),
+    "inbound message": Budget(tables=5, acs=0),
     # One-time codes. A start: 6 limit rows (number, prefix, country, total; a number this
     # process has not seen costs a read), the record, the text as a send with its key (8), and
     # the start's usage row, and the hints of its events (the verification's, its text's). A
