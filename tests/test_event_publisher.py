@@ -14,6 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 import analytics
+import events
 import on_delivery_report
 import optouts
 import send_sms
@@ -259,3 +260,115 @@ def message_record() -> MessageRecord:
         created_at=now,
         history=(HistoryEntry(Status.QUEUED, now),),
     )
+
+
+async def events_call(
+    method: str, view: str | None = None, action: str | None = None, **kw: Any
+) -> tuple[int, Any]:
+    params = {k: v for k, v in (("view", view), ("action", action)) if v}
+    route = "/".join(["events", *params.values()])
+    response = await events.main(http_request(method, route, route_params=params, **kw))
+    return response.status_code, response_json(response)
+
+
+async def test_dead_letters_are_listed_and_redriven(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    await fault(sandbox_url, "crm", {"status": 503})  # refuses until told otherwise
+    sent = await send(["+12065550105"])
+    services = await get_services()
+    first = utcnow()
+    await services.publisher.tick(first)
+    # Three days and more later, still refused: given up on, and its chain goes on.
+    await services.publisher.tick(first + timedelta(hours=73))
+    status, dead = await events_call("GET", "deadletters", params={"destination": "crm"})
+    message = sent["results"][0]["id"]
+    assert status == 200
+    assert [d["id"] for d in dead["value"]] == [f"{message}.1"]
+    assert dead["value"][0]["attempts"] == 2 and dead["value"][0]["lastError"] == "HTTP 503"
+    async with httpx.AsyncClient() as client:
+        await client.delete(f"{sandbox_url}/sandbox/webhooks/crm/faults")
+    status, done = await events_call("POST", "deadletters", "redrive", body={"destination": "crm"})
+    assert (status, done["redriven"], done["enabled"]) == (200, 1, False)
+    await services.publisher.tick(first + timedelta(hours=74))  # .2's retry is due by then
+    bodies = [json.loads(d["body"]) for d in webhook_deliveries(sandbox_url)]
+    assert [b["id"] for b in bodies] == [f"{message}.1", f"{message}.2"]
+    status, listed = await events_call("GET", "destinations")
+    crm = next(d for d in listed["value"] if d["name"] == "crm")
+    assert crm["deadLettered"] == 1 and crm["retrying"] == 0 and crm["delivered"] == 2
+    assert (await events_call("GET", "deadletters"))[1]["value"] == []
+
+
+async def test_a_redrive_naming_a_gone_destination_runs_it_again(
+    events_env: dict[str, str], sandbox_url: str
+) -> None:
+    await fault(sandbox_url, "crm", {"status": 410})
+    await send(["+12065550106"])
+    await tick()
+    async with httpx.AsyncClient() as client:
+        await client.delete(f"{sandbox_url}/sandbox/webhooks/crm/faults")
+    status, done = await events_call("POST", "deadletters", "redrive", body={"destination": "crm"})
+    assert status == 200 and done["enabled"] is True
+    await tick()
+    types = [json.loads(d["body"])["type"] for d in webhook_deliveries(sandbox_url)]
+    # What waited is delivered in order, and the destination hears it had been disabled.
+    assert [t for t in types if t.startswith("sms.message.")] == [
+        "sms.message.queued",
+        "sms.message.accepted",
+    ]
+    assert "sms.destination.disabled" in types
+
+
+@pytest.mark.parametrize(
+    ("view", "action", "method", "options", "status", "target"),
+    [
+        (None, None, "GET", {"params": {"after": "yesterday"}}, 400, "after"),
+        (None, None, "GET", {"params": {"limit": "0"}}, 400, "limit"),
+        (None, None, "GET", {"params": {"types": "sms.message.<script>"}}, 400, "types"),
+        ("deadletters", None, "GET", {"params": {"destination": "nope"}}, 404, "destination"),
+        ("deadletters", "redrive", "POST", {"body": {"limit": 0}}, 400, "limit"),
+        ("deadletters", "redrive", "POST", {"body": {"destination": 7}}, 400, "destination"),
+        ("deadletters", "redrive", "POST", {"body": {"other": 1}}, 400, "other"),
+        ("deadletters", "redrive", "GET", {}, 405, None),
+        (None, None, "POST", {}, 405, None),
+        ("nothing", None, "GET", {}, 404, None),
+    ],
+)
+async def test_bad_event_requests_are_4xx_naming_the_field(
+    events_env: dict[str, str],
+    view: str | None,
+    action: str | None,
+    method: str,
+    options: dict[str, Any],
+    status: int,
+    target: str | None,
+) -> None:
+    answered, body = await events_call(method, view, action, **options)
+    assert answered == status
+    assert body["error"].get("target") == target
+
+
+async def test_the_replay_reads_on_from_its_cursor_with_filters(events_env: dict[str, str]) -> None:
+    await send(["+12065550107", "+12065550108"])
+    await tick()
+    status, page = await events_call("GET", params={"limit": "3"})
+    assert status == 200 and len(page["value"]) == 3 and page["more"] is True
+    status, rest = await events_call("GET", params={"after": page["next"]})
+    assert [v["cursor"] for v in page["value"] + rest["value"]] == sorted(
+        v["cursor"] for v in page["value"] + rest["value"]
+    )
+    assert len(page["value"] + rest["value"]) == 4 and rest["more"] is False
+    _, accepted = await events_call("GET", params={"types": "sms.message.accepted"})
+    assert [v["event"]["type"] for v in accepted["value"]] == ["sms.message.accepted"] * 2
+
+
+async def test_a_callback_url_that_reaches_inward_is_refused(app_env: dict[str, str]) -> None:
+    response = await send_sms.main(
+        http_request(
+            "POST",
+            "sms",
+            body={"to": "+12065550109", "message": "hi", "callbackUrl": "https://169.254.169.254/"},
+        )
+    )
+    assert response.status_code == 400
+    assert response_json(response)["error"]["target"] == "callbackUrl"
