@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from shared.setting_values import number_setting
+
 DestinationKind = Literal["webhook", "eventgrid", "callback"]
 CALLBACK = "callback"  # the built-in destination of every send's own `callbackUrl`
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,31}$")
@@ -65,16 +67,10 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise EventSettingsError(f"{name}: expected a number, got {raw!r}") from None
-    if value < minimum:
-        raise EventSettingsError(f"{name}: must be at least {minimum:g}")
-    return value
+        return number_setting(env, name, default, minimum)
+    except ValueError as exc:
+        raise EventSettingsError(str(exc)) from None
 
 
 def _secrets(raw: str) -> tuple[str, ...]:

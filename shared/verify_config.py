@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.pacing import Allowance
+from shared.setting_values import number_setting
 from shared.verify_codes import MIN_SECRET_LENGTH
 from shared.verify_texts import (
     DEFAULT_LOCALE,
@@ -137,16 +138,10 @@ def _texts(env: Mapping[str, str]) -> VerificationTexts:
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise VerifySettingsError(f"{name}: expected a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise VerifySettingsError(f"{name}: must be between {low:g} and {high:g}")
-    return value
+        return number_setting(env, name, default, low, high)
+    except ValueError as exc:
+        raise VerifySettingsError(str(exc)) from None
 
 
 def _guard(env: Mapping[str, str]) -> Guard:
