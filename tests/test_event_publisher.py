@@ -24,7 +24,7 @@ from shared.ids import new_batch_id
 from shared.records import BatchRecord, HistoryEntry, MessageRecord, batch_to_entity
 from shared.runtime import close_services, get_services
 from shared.status import Status
-from shared.status_events import message_events
+from shared.status_events import StatusEvent, message_events
 from shared.tables.messages import MESSAGES
 from shared.tables.pending_events import HINT_SETTLE, event_rows, upserts
 from tests.conftest import SENDERS
@@ -372,3 +372,23 @@ async def test_a_callback_url_that_reaches_inward_is_refused(app_env: dict[str, 
     )
     assert response.status_code == 400
     assert response_json(response)["error"]["target"] == "callbackUrl"
+
+
+async def test_the_log_forgets_what_is_past_its_retention(events_env: dict[str, str]) -> None:
+    from shared.tables.event_log import LogEntry, cursor_at
+
+    services = await get_services()
+    log = services.storage.event_log
+    now = utcnow()
+    old, recent = (
+        LogEntry(cursor_at(now - timedelta(days=8)), _event("old")),
+        LogEntry(cursor_at(now - timedelta(days=6)), _event("recent")),
+    )
+    await log.append([old, recent])
+    assert await log.purge(now - timedelta(days=7)) == 1
+    kept = await log.read("0" * 19, "9" * 19, 10)
+    assert [e.event.id for e in kept] == ["recent"]
+
+
+def _event(name: str) -> StatusEvent:
+    return StatusEvent(name, "sms.message.queued", f"messages/{name}", utcnow(), {"sequence": 1})
