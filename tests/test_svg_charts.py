@@ -176,9 +176,11 @@ def test_the_page_is_self_contained_and_states_its_figures() -> None:
     assert "1 opt-outs, 50.0% of sent" in html
     assert 'href="?from=2030-01-01&amp;groupBy=sender"' in html
     assert '<strong aria-current="page">tag</strong>' in html
-    # five charts of messages, two of one-time codes (refusals by rule, approvals per country)
-    assert html.count('role="img"') == 7
-    assert html.count("<desc id=") == 7
+    # five charts of messages, two of one-time codes (refusals by rule, approvals per country),
+    # one of status events per destination
+    assert html.count('role="img"') == 8
+    assert html.count("<desc id=") == 8
+    assert 'id="events"' in html and "No status event delivered in this period" in html
 
 
 def test_an_error_is_a_page_too() -> None:
