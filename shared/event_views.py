@@ -4,6 +4,7 @@ their dead letters, and a redrive. Parameters are checked here, with errors that
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from shared.clock import utcnow
@@ -39,8 +40,6 @@ def _types(raw: str | None) -> tuple[str, ...]:
 
 def _after(raw: str | None, settings: EventSettings) -> str:
     if raw is None or raw == "":
-        from datetime import timedelta
-
         return cursor_at(utcnow() - timedelta(days=settings.retention_days))
     if not is_cursor(raw):
         raise ValidationError("after", "'after' is a cursor this API gave out (19 digits)")
