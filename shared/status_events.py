@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.clock import iso, parse_iso, utcnow
+from shared.clock import iso, parse_iso
 from shared.ledger import ConsentEntry, ThreadEntry
 from shared.phone import mask
 from shared.records import HistoryEntry, MessageRecord
@@ -199,7 +199,8 @@ def verification_events(verification: Verification) -> list[StatusEvent]:
     for sequence, status in ((1, "started"), (2, verification.status.value)):
         if sequence <= written or (sequence == 2 and not ended):
             continue
-        at = verification.created_at if sequence == 1 else verification.ended_at or utcnow()
+        at = verification.created_at if sequence == 1 else verification.ended_at
+        at = at or verification.expires_at  # an end is always stamped; this only types it
         data: dict[str, Any] = {
             "verificationId": verification.id,
             "to": verification.to,

@@ -9,7 +9,7 @@ from shared.errors import AlreadyExistsError
 from shared.ledger import ConsentEntry, ThreadEntry
 from shared.status_events import consent_event, inbound_event
 from shared.tables.gateway import TableGateway, translated
-from shared.tables.pending_events import STATE_ROWS_END, PendingEvents, event_rows, upserts
+from shared.tables.pending_events import STATE_ROWS_END, PendingEvents
 
 THREADS, CONSENT = "conversations", "consent"
 
@@ -22,17 +22,10 @@ class ThreadRepository:
     async def add_if_absent(self, entry: ThreadEntry, *, announce: bool = False) -> bool:
         """False when the entry was already there (a repeated event). `announce`: an inbound
         message the customer's systems hear of, in the same transaction as the entry."""
-        if not announce:
-            try:
-                await self._tables.create(THREADS, entry.to_entity())
-            except AlreadyExistsError:
-                return False
-            return True
-        rows = event_rows(entry.their, [inbound_event(entry)], row=entry.row_key)
-        await self._pending.announce(THREADS, entry.their)
+        events = [inbound_event(entry)] if announce else []
         try:
-            await self._tables.transact(
-                THREADS, [("create", entry.to_entity(), {}), *upserts(rows)]
+            await self._pending.transact(
+                THREADS, ("create", entry.to_entity(), {}), events, row=entry.row_key
             )
         except AlreadyExistsError:
             return False
@@ -71,11 +64,11 @@ class ConsentLedger:
 
     async def add(self, entry: ConsentEntry) -> None:
         """The entry and its event, in one transaction: a repeat rewrites both."""
-        rows = event_rows(entry.recipient, [consent_event(entry)], row=entry.row_key)
-        await self._pending.announce(CONSENT, entry.recipient)
-        await self._tables.transact(
+        await self._pending.transact(
             CONSENT,
-            [("upsert", entry.to_entity(), {"mode": UpdateMode.REPLACE}), *upserts(rows)],
+            ("upsert", entry.to_entity(), {"mode": UpdateMode.REPLACE}),
+            [consent_event(entry)],
+            row=entry.row_key,
         )
 
     async def list(

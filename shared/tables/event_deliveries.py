@@ -19,7 +19,7 @@ from azure.data.tables import UpdateMode
 from shared.status_events import StatusEvent
 from shared.tables.event_log import LogEntry
 from shared.tables.gateway import TableGateway, translated
-from shared.tables.pending_events import STATE_ROWS_END, PendingEvents, event_rows, upserts
+from shared.tables.pending_events import STATE_ROWS_END, PendingEvents
 
 STATE, RETRIES, DEAD_LETTERS = "eventState", "eventRetries", "eventDeadLetters"
 DESTINATION = "destination"
@@ -167,10 +167,11 @@ class EventDeliveries:
         if event is None:
             await self._tables.upsert(STATE, state.to_entity())
             return
-        await self._pending.announce(STATE, DESTINATION)
-        rows = event_rows(DESTINATION, [event], row=event.id)
-        await self._tables.transact(
-            STATE, [("upsert", state.to_entity(), {"mode": UpdateMode.REPLACE}), *upserts(rows)]
+        await self._pending.transact(
+            STATE,
+            ("upsert", state.to_entity(), {"mode": UpdateMode.REPLACE}),
+            [event],
+            row=event.id,
         )
 
     @translated

@@ -100,6 +100,22 @@ class PendingEvents:
         self._tables = gateway
         self._announced: dict[tuple[str, str], float] = {}
 
+    async def transact(
+        self,
+        table: str,
+        operation: Operation,
+        events: Sequence[StatusEvent],
+        *,
+        row: str | None = None,
+    ) -> str:
+        """One state row's write and, in the same transaction, the rows of the events it
+        makes (announced first); answers the state row's new ETag. No events: the write alone."""
+        partition = operation[1]["PartitionKey"]
+        if events:
+            await self.announce(table, partition)
+        rows = upserts(event_rows(partition, events, row=row))
+        return (await self._tables.transact(table, [operation, *rows]))[0]
+
     async def announce(self, table: str, partition: str) -> None:
         """The write-ahead hint, before a transaction that holds event rows of `partition`."""
         key = (table, partition)

@@ -18,7 +18,7 @@ from shared.clock import aware
 from shared.ids import is_batch_id, ulid_millis
 from shared.status_events import verification_events
 from shared.tables.gateway import Operation, TableGateway, conditional_update, etag_of
-from shared.tables.pending_events import PendingEvents, event_rows, upserts
+from shared.tables.pending_events import PendingEvents
 from shared.verification import Verification, VerifyStatus
 
 VERIFICATIONS = "verifications"
@@ -119,15 +119,11 @@ class VerificationRepository:
         self._tables = gateway
         self._pending = pending
 
-    async def _write(self, first: Operation, verification: Verification) -> str:
+    async def _write(self, operation: Operation, verification: Verification) -> str:
         """The row and, in the same transaction, the events of the change it makes."""
         events = verification_events(verification)
-        if not events:
-            return (await self._tables.transact(VERIFICATIONS, [first]))[0]
-        partition = first[1]["PartitionKey"]
-        await self._pending.announce(VERIFICATIONS, partition)
-        rows = event_rows(partition, events, row=events[-1].id)
-        return (await self._tables.transact(VERIFICATIONS, [first, *upserts(rows)]))[0]
+        row = events[-1].id if events else None
+        return await self._pending.transact(VERIFICATIONS, operation, events, row=row)
 
     async def get(self, verification_id: str) -> Verification | None:
         """The verification, or None for an id that is not one of ours (any text)."""
