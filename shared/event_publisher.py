@@ -76,7 +76,8 @@ class EventPublisher:
         destinations = self._delivery.destinations()
         # A destination seen for the first time starts here, with this tick's events; that
         # start is saved first, so a tick that fails later cannot move it past them.
-        start = (await self._storage.event_log.head()).committed
+        head = await self._storage.event_log.head()
+        start = head.committed
         for destination in destinations:
             if destination.name not in states:
                 state = DestinationState(destination.name, start, destination.fingerprint)
@@ -85,11 +86,10 @@ class EventPublisher:
         began = time.monotonic()
         logged = 0
         while True:
-            moved = await self._relay.relay(now)
+            moved, head = await self._relay.relay(now, head)
             logged += moved
             if moved < MAX_EVENTS or time.monotonic() - began > TICK_BUDGET / 2:
                 break
-        head = await self._storage.event_log.head()
 
         async def read_log(after: str, limit: int) -> list[LogEntry]:
             return await self._storage.event_log.read(after, head.committed, limit)

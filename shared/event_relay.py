@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from shared.records import BATCH_ROW
 from shared.status_events import StatusEvent
-from shared.tables.event_log import EventLog, LogEntry
+from shared.tables.event_log import EventLog, Head, LogEntry
 from shared.tables.gateway import gather_bounded
 from shared.tables.messages import MESSAGES
 from shared.tables.pending_events import HINT_SETTLE, Hint, PendingEvents, PendingRows
@@ -74,13 +74,14 @@ class EventRelay:
         companion = BATCH_ROW if hint.table == MESSAGES else None
         return Found(hint, await self._pending.read(hint.table, hint.partition, companion))
 
-    async def relay(self, now: datetime) -> int:
-        """Move what waits into the log; answers how many events were logged."""
-        head = await self._log.head()
+    async def relay(self, now: datetime, head: Head) -> tuple[int, Head]:
+        """Move what waits into the log, from the log's `head` as last read; answers how many
+        events were logged and the head as it stands after (readers see up to its commit)."""
+        read = head
         if head.busy and head.etag == self._held:
             head = replace(head, lease_until=None)  # our own tick that failed: take it up again
         if head.busy and head.lease_until is not None and head.lease_until > now:
-            return 0  # another publisher is appending
+            return 0, read  # another publisher is appending
         hints = in_turn(await self._pending.hints(MAX_HINT_ROWS), self._turn, MAX_HINTS)
         if hints:
             self._turn = hints[-1].key
@@ -121,21 +122,22 @@ class EventRelay:
         for hint in settled:
             await self._pending.drop_hint(hint)
         if not entries:
-            return 0
+            return 0, read
         taken = await self._log.reserve(head, len(entries), now)
         if taken is None:
-            return 0
+            return 0, read
         head, cursors = taken
         self._held = head.etag
         ordered = in_subject_order(entries)
         await self._log.append(
             [LogEntry(c, e, cb) for c, (e, cb) in zip(cursors, ordered, strict=True)]
         )
-        if not await self._log.commit(head):
+        committed = await self._log.commit(head)
+        if committed is None:
             log.warning("event log head changed while appending; the next tick repeats it")
-            return 0
+            return 0, read
         await gather_bounded(
             self._pending.forget(i.hint.table, i.hint.partition, [k for k, _ in i.rows.rows])
             for i in moved
         )
-        return len(entries)
+        return len(entries), committed

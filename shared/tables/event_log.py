@@ -141,12 +141,10 @@ class EventLog:
         )
         return None if taken is None else (taken, cursors)
 
-    async def commit(self, head: Head) -> bool:
-        """Make everything up to the reservation visible to readers."""
-        return (
-            await self._save_head(replace(head, committed=head.reserved, lease_until=None))
-            is not None
-        )
+    async def commit(self, head: Head) -> Head | None:
+        """Make everything up to the reservation visible to readers; the head now, or None
+        when another publisher wrote it first."""
+        return await self._save_head(replace(head, committed=head.reserved, lease_until=None))
 
     @translated
     async def append(self, entries: Sequence[LogEntry]) -> None:
